@@ -1,0 +1,47 @@
+// autocannon runner (in-process; used when wrk is absent or BENCH_TOOL=autocannon).
+import { createRequire } from 'node:module';
+import autocannon from 'autocannon';
+import { statusMatches } from './status.mjs';
+
+export const name = 'autocannon';
+export const getVersion = () => createRequire(import.meta.url)('autocannon/package.json').version;
+
+// Nearest-rank percentile over raw samples.
+function percentile(sorted, p) {
+  return sorted.length ? sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] : 0;
+}
+
+export async function run(req, durationS) {
+  const instance = autocannon({
+    url: req.url,
+    method: req.method,
+    headers: req.headers,
+    body: req.body,
+    connections: req.connections,
+    pipelining: 1,
+    duration: durationS,
+  });
+  // autocannon's own latency histogram is integer-ms (p50 "0 ms" for fast routes), so keep
+  // the raw float responseTime of every response and compute percentiles ourselves.
+  const samples = [];
+  if (!process.env.NOLAT) instance.on('response', (_client, _status, _bytes, responseTime) => samples.push(responseTime));
+  const r = await instance;
+  const sorted = Float64Array.from(samples).sort();
+  // statusCodeStats lets us honour expectStatus instead of autocannon's fixed non2xx.
+  let unexpected = 0;
+  for (const [code, { count }] of Object.entries(r.statusCodeStats)) {
+    if (!statusMatches(req.ranges, Number(code))) unexpected += count;
+  }
+  return {
+    reqPerSec: r.requests.average,
+    p50Ms: sorted.length ? percentile(sorted, 50) : r.latency.p50,
+    p99Ms: sorted.length ? percentile(sorted, 99) : r.latency.p99,
+    unexpected,
+    errors: r.errors, // includes timeouts
+    total: r.requests.total,
+  };
+}
+
+export function abort() {
+  // Nothing to do: the in-process run dies with us.
+}

@@ -1,0 +1,34 @@
+// The benchmark scenarios. Append new entries at the end; see bench/README.md.
+//
+// Shape: {
+//   name,                        unique; BENCH_FILTER matches on it (substring)
+//   method,                      'GET' | 'POST' | ...
+//   path | (ctx) => path,        ctx = whatever setup() returned
+//   headers?, body?,             value or (ctx) => value; an object body is sent as JSON
+//   setup?: async (baseUrl) => ctx,   seeding, run once before the first round
+//   expectStatus?,               201 | '2xx' | [200, 304] (default '2xx'); others count as non-2xx
+//   target?: { minRatioTo: 'bare', min: 0.9 },   req/s ratio to another scenario; PASS/FAIL
+//   baseline?: 'bare',           marks THE reference scenario (exactly one): runs first,
+//                                ignores BENCH_FILTER, denominator of the "ratio to bare" column
+// }
+import { createEvent } from './lib/seed.mjs';
+
+export const scenarios = [
+  {
+    name: 'bare',
+    baseline: 'bare',
+    method: 'GET',
+    path: '/__bench/bare',
+  },
+  {
+    name: 'events.get uncached',
+    method: 'GET',
+    setup: (baseUrl) => createEvent(baseUrl),
+    path: (event) => `/events/${event.id}`,
+  },
+];
+scenarios.push(
+  { name: 'echo post', method: 'POST', path: '/echo', headers: { 'x-bench': 'yes' }, body: { n: 'é"\\' }, target: { minRatioTo: 'bare', min: 0.5 } },
+  { name: 'missing 404 expected', method: 'GET', path: '/nope', expectStatus: 404 },
+  { name: 'missing default', method: 'GET', path: '/nope', target: { minRatioTo: 'events.get uncached', min: 1.5 } },
+);

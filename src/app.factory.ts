@@ -1,0 +1,32 @@
+import { NestFactory } from '@nestjs/core';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger } from 'nestjs-pino';
+import { AppModule } from './app.module';
+import type { AppConfig } from './config';
+import { createFastifyAdapter, setupOpenApi } from './platform/http';
+
+/**
+ * Builds (but does not start) the app for a validated configuration. `main.ts` and the e2e
+ * tests share it, so the tests run exactly what production runs.
+ */
+export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config),
+    createFastifyAdapter({ bodyLimit: config.BODY_LIMIT_BYTES }),
+    { bufferLogs: true, abortOnError: false },
+  );
+  app.useLogger(app.get(Logger));
+  app.useSecurityHeaders({
+    // The OpenAPI UI at /docs runs an inline bootstrap script and inline styles.
+    contentSecurityPolicy: { directives: { scriptSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'] } },
+    strictTransportSecurity: config.NODE_ENV === 'production',
+  });
+  if (config.DOCS_ENABLED) {
+    setupOpenApi(app, {
+      title: 'Box Office API',
+      version: '0.1.0',
+      description: 'Events, reservations, orders, payments, exports and webhooks. Errors are RFC 9457 problem+json.',
+    });
+  }
+  return app;
+}

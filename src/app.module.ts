@@ -1,0 +1,46 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { migrations } from '../migrations';
+import { BenchModule } from './bench/bench.controller';
+import { ConfigModule, type AppConfig } from './config';
+import { EventsModule } from './modules/events';
+import { DatabaseModule } from './platform/database';
+import { HealthModule } from './platform/health';
+import { HttpPlatformModule } from './platform/http';
+import { RedisModule } from './platform/redis';
+
+/** The whole app for one validated configuration. */
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        HttpPlatformModule.forRoot({ logLevel: config.LOG_LEVEL }),
+        DatabaseModule.forRoot({
+          url: config.DATABASE_URL,
+          pgliteDataDir: config.PGLITE_DATA_DIR,
+          runMigrations: config.DATABASE_RUN_MIGRATIONS,
+          poolSize: config.DATABASE_POOL_SIZE,
+          migrations,
+        }),
+        RedisModule.forRoot({
+          url: config.REDIS_URL,
+          sentinels: config.REDIS_SENTINELS,
+          sentinelName: config.REDIS_SENTINEL_NAME,
+          clusterNodes: config.REDIS_CLUSTER_NODES,
+          keyPrefix: config.REDIS_KEY_PREFIX,
+          commandTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+          connectTimeoutMs: config.REDIS_CONNECT_TIMEOUT_MS,
+          tlsRejectUnauthorized: config.REDIS_TLS_REJECT_UNAUTHORIZED,
+        }),
+        HealthModule.forRoot({
+          readinessRequiresRedis: config.READINESS_REQUIRES_REDIS,
+          drainMs: config.SHUTDOWN_DRAIN_MS,
+        }),
+        EventsModule,
+        ...(config.BENCH_ROUTES ? [BenchModule] : []),
+      ],
+    };
+  }
+}

@@ -1,0 +1,40 @@
+import 'reflect-metadata';
+import { existsSync } from 'node:fs';
+import { Logger } from '@nestjs/common';
+import { createApp } from './app.factory';
+import { ConfigError, loadConfig, type AppConfig } from './config';
+
+function readConfig(): AppConfig {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\nSee .env.example for every variable and its default.\n`);
+    process.exit(1);
+  }
+}
+
+async function bootstrap(): Promise<void> {
+  const config = readConfig();
+  const app = await createApp(config);
+  // SIGTERM: readiness turns 503, the server serves on for SHUTDOWN_DRAIN_MS (endpoints
+  // propagate), then stops accepting, finishes in-flight requests, closes workers, Redis and the
+  // database, and exits 0. A shutdown that overruns its grace period exits 1.
+  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
+  const onSignal = (signal: string) => {
+    new Logger('Shutdown').log(`${signal} received: draining for ${config.SHUTDOWN_DRAIN_MS} ms`);
+    setTimeout(() => {
+      new Logger('Shutdown').error(`Shutdown exceeded ${config.SHUTDOWN_TIMEOUT_MS} ms; exiting`);
+      process.exit(1);
+    }, config.SHUTDOWN_TIMEOUT_MS).unref();
+  };
+  process.once('SIGTERM', onSignal).once('SIGINT', onSignal);
+  await app.listen({ port: config.PORT, host: config.HOST });
+  new Logger('Bootstrap').log(`Box Office listening on ${await app.getUrl()} (${config.NODE_ENV})`);
+}
+
+void bootstrap().catch((error: unknown) => {
+  process.stderr.write(`Box Office failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,3 @@
+export { EventsModule } from './events.module';
+export { EventsService } from './events.service';
+export { EventEntity, type EventStatus } from './event.entity';

@@ -1,0 +1,40 @@
+import { Logger, Module, type DynamicModule } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { buildDataSourceOptions } from './data-source-options';
+import {
+  DATABASE_MODULE_OPTIONS,
+  DatabaseConfigurableModule,
+  type DatabaseModuleOptions,
+} from './database.module-definition';
+import { runMigrations } from './run-migrations';
+
+/**
+ * TypeORM on PostgreSQL, or on embedded PGlite (real Postgres in WASM) when no URL is given.
+ * One set of migrations serves both; the schema is never synchronised from entities.
+ */
+@Module({})
+export class DatabaseModule extends DatabaseConfigurableModule {
+  static override forRoot(options: DatabaseModuleOptions): DynamicModule {
+    const base = super.forRoot(options);
+    return {
+      ...base,
+      imports: [
+        TypeOrmModule.forRootAsync({
+          useFactory: () => ({ ...buildDataSourceOptions(options), autoLoadEntities: true }),
+          dataSourceFactory: async (dataSourceOptions) => {
+            const dataSource = await new DataSource(dataSourceOptions!).initialize();
+            if (options.runMigrations ?? true) {
+              const applied = await runMigrations(dataSource, !options.url);
+              if (applied.length) {
+                new Logger('Database').log(`Applied migrations: ${applied.map((m) => m.name).join(', ')}`);
+              }
+            }
+            return dataSource;
+          },
+        }),
+      ],
+      exports: [DATABASE_MODULE_OPTIONS, TypeOrmModule],
+    };
+  }
+}

@@ -1,0 +1,15 @@
+export { HttpPlatformModule, type HttpPlatformOptions } from './http.module';
+export { MetricsService } from './metrics.service';
+export {
+  ProblemException,
+  PROBLEM_TYPE_PREFIX,
+  PROBLEM_CONTENT_TYPE,
+  problemForStatus,
+  type ProblemDetails,
+  type ProblemInit,
+} from './problem';
+export { ProblemDetailsFilter } from './problem.filter';
+export { createValidationPipe, type FieldError } from './validation.pipe';
+export { createFastifyAdapter, type FastifyAdapterOptions } from './fastify';
+export { setupOpenApi } from './openapi';
+export { REQUEST_ID_HEADER } from './request-id';

@@ -1,0 +1,78 @@
+import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import {
+  PROBLEM_CONTENT_TYPE,
+  PROBLEM_TYPE_PREFIX,
+  ProblemException,
+  problemForStatus,
+  type ProblemDetails,
+} from './problem';
+
+interface RequestLike {
+  id?: string;
+  url?: string;
+  originalUrl?: string;
+}
+
+/** Errors raised by the HTTP framework itself (Fastify body parsing, limits) carry a status code. */
+function frameworkStatus(error: unknown): number | undefined {
+  const status = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' && status >= 400 && status < 600 ? status : undefined;
+}
+
+/**
+ * Turns every error into RFC 9457 `application/problem+json`. Server errors are logged with
+ * their stack and answered with a generic detail: a stack trace never reaches a client.
+ */
+@Catch()
+export class ProblemDetailsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Problem');
+
+  constructor(private readonly adapterHost: HttpAdapterHost) {}
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') throw error;
+    const http = host.switchToHttp();
+    const request = http.getRequest<RequestLike>();
+    const { problem, headers } = this.toProblem(error);
+    problem.instance = (request.originalUrl ?? request.url ?? '').split('?')[0];
+    if (request.id) problem.requestId = request.id;
+    if (problem.status >= 500) this.logger.error({ err: error, requestId: request.id }, problem.detail);
+
+    const adapter = this.adapterHost.httpAdapter;
+    const response = http.getResponse<unknown>();
+    for (const [name, value] of Object.entries(headers)) adapter.setHeader(response, name, value);
+    adapter.setHeader(response, 'Content-Type', PROBLEM_CONTENT_TYPE);
+    adapter.reply(response, JSON.stringify(problem), problem.status);
+  }
+
+  protected toProblem(error: unknown): { problem: ProblemDetails; headers: Record<string, string> } {
+    if (error instanceof ProblemException) {
+      const { type, title, detail, extensions, headers } = error.problem;
+      return {
+        problem: { type: PROBLEM_TYPE_PREFIX + type, title, status: error.getStatus(), detail, ...extensions },
+        headers: headers ?? {},
+      };
+    }
+    if (error instanceof HttpException) {
+      const status = error.getStatus();
+      return { problem: { ...problemForStatus(status), status, detail: detailOf(error) }, headers: {} };
+    }
+    const status = frameworkStatus(error);
+    if (status && status < 500) {
+      return { problem: { ...problemForStatus(status), status, detail: (error as Error).message }, headers: {} };
+    }
+    return {
+      problem: { ...problemForStatus(500), status: 500, detail: 'An unexpected error occurred; it has been logged.' },
+      headers: {},
+    };
+  }
+}
+
+function detailOf(error: HttpException): string | undefined {
+  if (error.getStatus() >= 500) return 'The server could not complete the request.';
+  const body = error.getResponse();
+  if (typeof body === 'string') return body;
+  const message = (body as { message?: unknown }).message;
+  return Array.isArray(message) ? message.join('; ') : typeof message === 'string' ? message : undefined;
+}

@@ -1,0 +1,167 @@
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import type { RedisOptions } from 'ioredis';
+import { createRedisConnection, isRedisConfigured, type RedisClient } from './redis-connection.factory';
+import { REDIS_MODULE_OPTIONS, type RedisModuleOptions } from './redis.module-definition';
+import { RedisUnavailableError, type RedisState } from './redis-state';
+
+/** A Lua script registered once per connection and then called by SHA (ioredis falls back to EVAL on NOSCRIPT). */
+export interface RedisScript {
+  /** Unique command name, e.g. `boThrottleHit`. */
+  name: string;
+  lua: string;
+  /** How many of the arguments are keys; multi-key scripts must use one hash tag for Cluster. */
+  numberOfKeys: number;
+}
+
+export type RedisScriptCall<T> = (keys: string[], args?: (string | number)[]) => Promise<T>;
+
+interface RedisStateEvents {
+  state: [state: RedisState, previous: RedisState];
+}
+
+/**
+ * Owns the request-path Redis connection and every connection derived from it.
+ * Request-path commands fail fast: no offline queue, a short command timeout, no retries,
+ * so a dead Redis costs milliseconds and each module applies its own failure policy.
+ */
+@Injectable()
+export class RedisService extends EventEmitter<RedisStateEvents> implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('Redis');
+  private readonly connections = new Set<RedisClient>();
+  private readonly primary: RedisClient | null;
+  private current: RedisState;
+  private lastError?: Error;
+  private closed = false;
+
+  constructor(@Inject(REDIS_MODULE_OPTIONS) private readonly options: RedisModuleOptions) {
+    super();
+    this.primary = isRedisConfigured(options)
+      ? this.createConnection({
+          keyPrefix: this.prefix,
+          enableOfflineQueue: false,
+          commandTimeout: options.commandTimeoutMs ?? 250,
+          maxRetriesPerRequest: 0,
+        })
+      : null;
+    this.current = this.primary ? 'connecting' : 'not_configured';
+    if (this.primary) this.track(this.primary);
+  }
+
+  /** True when Redis settings were given, whatever the connection state. */
+  get configured(): boolean {
+    return this.primary !== null;
+  }
+
+  get state(): RedisState {
+    return this.current;
+  }
+
+  get isReady(): boolean {
+    return this.current === 'ready';
+  }
+
+  /** The app-wide key prefix; the request-path client adds it to keys by itself, channels and queues add it by hand. */
+  get prefix(): string {
+    return this.options.keyPrefix ?? 'bo:';
+  }
+
+  /** The request-path client. Throws when Redis is not configured: check `configured` first. */
+  get client(): RedisClient {
+    if (!this.primary) throw new RedisUnavailableError('not_configured');
+    return this.primary;
+  }
+
+  /** Hashes a user-controlled key part, so no caller can choose key names, lengths or hash tags. */
+  static hashKeyPart(value: string): string {
+    return createHash('sha256').update(value).digest('base64url').slice(0, 22);
+  }
+
+  /**
+   * Opens another connection with the same address and credentials (a subscriber, a queue
+   * connection). It is closed with the module; callers may close it earlier.
+   */
+  createConnection(overrides: RedisOptions = {}): RedisClient {
+    if (!isRedisConfigured(this.options)) throw new RedisUnavailableError('not_configured');
+    const connection = createRedisConnection(this.options, overrides);
+    connection.on('error', () => undefined); // state listeners report errors; an unhandled 'error' would crash
+    this.connections.add(connection);
+    connection.once('end', () => this.connections.delete(connection));
+    return connection;
+  }
+
+  /** Registers a Lua script on the request-path client once and returns a caller bound to it. */
+  defineScript<T>(script: RedisScript): RedisScriptCall<T> {
+    const client = this.client as RedisClient & Record<string, (...args: (string | number)[]) => Promise<T>>;
+    if (typeof client[script.name] !== 'function') {
+      client.defineCommand(script.name, { lua: script.lua, numberOfKeys: script.numberOfKeys });
+    }
+    return (keys, args = []) => client[script.name](...keys, ...args);
+  }
+
+  /** PING with its own deadline; resolves with the round-trip time in ms. */
+  async ping(timeoutMs = this.options.commandTimeoutMs ?? 250): Promise<number> {
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new RedisUnavailableError(this.current)), timeoutMs);
+    });
+    try {
+      await Promise.race([this.client.ping(), timeout]);
+      return Math.round((performance.now() - started) * 100) / 100;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async onModuleInit(): Promise<void> {
+    if (!this.primary) {
+      this.logger.log('Redis not configured: platform modules use in-process stores');
+      return;
+    }
+    // Start serving even if Redis is down: each module has a failure policy for that. Waiting
+    // up to one connect timeout only spares the first requests a needless fallback.
+    const deadline = new Promise((resolve) => setTimeout(resolve, this.options.connectTimeoutMs ?? 2000).unref());
+    await Promise.race([this.primary.connect().catch(() => undefined), deadline]);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([...this.connections].map((c) => closeConnection(c)));
+    this.connections.clear();
+  }
+
+  private track(client: RedisClient): void {
+    client.on('ready', () => this.transition('ready'));
+    client.on('close', () => this.transition(this.current === 'ready' ? 'reconnecting' : 'down'));
+    client.on('end', () => this.transition('down'));
+    client.on('error', (error: Error) => {
+      if (this.current !== 'down') this.lastError = error;
+    });
+  }
+
+  private transition(next: RedisState): void {
+    if (next === this.current || this.closed) return;
+    const previous = this.current;
+    this.current = next;
+    if (next === 'ready') this.logger.log(`Redis ready (was ${previous})`);
+    else this.logger.warn(`Redis ${next} (was ${previous})${this.lastError ? `: ${this.lastError.message}` : ''}`);
+    this.lastError = undefined;
+    this.emit('state', next, previous);
+  }
+}
+
+/** QUIT politely, but never let a stalled server hold up shutdown. */
+async function closeConnection(connection: RedisClient): Promise<void> {
+  if (connection.status === 'end') return;
+  const timer = setTimeout(() => connection.disconnect(), 1000);
+  try {
+    await connection.quit();
+  } catch {
+    connection.disconnect();
+  } finally {
+    clearTimeout(timer);
+  }
+}
