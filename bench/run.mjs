@@ -21,7 +21,7 @@ const READY_TIMEOUT_MS = 60_000;
 let server;
 let tool;
 let dataDir;
-let interrupted = false;
+let interrupted = 0; // exit code to use after a signal (128 + signal number)
 let cleaning;
 
 // Idempotent: reached from the normal path, the error path and signal handlers.
@@ -72,7 +72,9 @@ function buildPlan(s, ctx, baseUrl, connections) {
 }
 
 function assertServerAlive() {
-  if (!server.isRunning()) throw new Error('server process exited during the benchmark');
+  if (server.isRunning()) return;
+  const { exitCode, signalCode } = server.child;
+  throw new Error(`server process exited during the benchmark (code=${exitCode} signal=${signalCode})`);
 }
 
 async function main() {
@@ -157,11 +159,11 @@ async function main() {
   return cfg.strict && targets.some((t) => t.status === 'FAIL') ? 1 : 0;
 }
 
-for (const sig of ['SIGINT', 'SIGTERM']) {
+for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
   process.once(sig, () => {
-    interrupted = true;
+    interrupted = code;
     progress(`${sig}: stopping`);
-    cleanup().finally(() => process.exit(130));
+    cleanup().finally(() => process.exit(code));
   });
 }
 
@@ -170,11 +172,13 @@ try {
   exitCode = await main();
 } catch (err) {
   if (!interrupted) {
-    console.error(`\n[bench] failed: ${err.stack || err.message}`);
+    // Our own failures are plain Errors with a self-explanatory message; anything else
+    // (TypeError from a scenario, fetch failure, ...) is worth its stack.
+    console.error(`\n[bench] failed: ${err?.constructor === Error ? err.message : (err?.stack ?? err)}`);
     const tail = server?.tail();
     if (tail) console.error(`\n[bench] last server output:\n${tail}`);
   }
 } finally {
   await cleanup();
 }
-process.exit(interrupted ? 130 : exitCode);
+process.exit(interrupted || exitCode);

@@ -27,8 +27,3 @@ export const scenarios = [
     path: (event) => `/events/${event.id}`,
   },
 ];
-scenarios.push(
-  { name: 'echo post', method: 'POST', path: '/echo', headers: { 'x-bench': 'yes' }, body: { n: 'é"\\' }, target: { minRatioTo: 'bare', min: 0.5 } },
-  { name: 'missing 404 expected', method: 'GET', path: '/nope', expectStatus: 404 },
-  { name: 'missing default', method: 'GET', path: '/nope', target: { minRatioTo: 'events.get uncached', min: 1.5 } },
-);

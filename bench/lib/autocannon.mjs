@@ -24,7 +24,7 @@ export async function run(req, durationS) {
   // autocannon's own latency histogram is integer-ms (p50 "0 ms" for fast routes), so keep
   // the raw float responseTime of every response and compute percentiles ourselves.
   const samples = [];
-  if (!process.env.NOLAT) instance.on('response', (_client, _status, _bytes, responseTime) => samples.push(responseTime));
+  instance.on('response', (_client, _status, _bytes, responseTime) => samples.push(responseTime));
   const r = await instance;
   const sorted = Float64Array.from(samples).sort();
   // statusCodeStats lets us honour expectStatus instead of autocannon's fixed non2xx.

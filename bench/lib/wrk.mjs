@@ -71,23 +71,25 @@ export function parseOutput(text) {
   };
 }
 
-let active = null;
+let active = null; // the running wrk process and its temp dir, for abort()
 
 export async function run(req, durationS, { threads }) {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-wrk-'));
+  active = { dir, proc: null };
   try {
     const script = path.join(dir, 'scenario.lua');
     writeFileSync(script, buildLua(req));
     const t = Math.min(threads, req.connections); // wrk rejects threads > connections
     const args = ['-t', t, '-c', req.connections, '-d', `${durationS}s`, '--latency', '-s', script, req.url];
     const { code, stdout, stderr } = await new Promise((resolve, reject) => {
-      active = spawn('wrk', args.map(String), { stdio: ['ignore', 'pipe', 'pipe'] });
+      const proc = spawn('wrk', args.map(String), { stdio: ['ignore', 'pipe', 'pipe'] });
+      active.proc = proc;
       let stdout = '';
       let stderr = '';
-      active.stdout.on('data', (c) => (stdout += c));
-      active.stderr.on('data', (c) => (stderr += c));
-      active.on('error', reject);
-      active.on('close', (code) => resolve({ code, stdout, stderr }));
+      proc.stdout.on('data', (c) => (stdout += c));
+      proc.stderr.on('data', (c) => (stderr += c));
+      proc.on('error', reject);
+      proc.on('close', (code) => resolve({ code, stdout, stderr }));
     });
     if (code !== 0) throw new Error(`wrk exited with ${code}: ${stderr || stdout}`);
     return parseOutput(stdout);
@@ -97,6 +99,9 @@ export async function run(req, durationS, { threads }) {
   }
 }
 
+// Called on Ctrl-C/errors: the process exits right after, so run()'s finally may never run.
 export function abort() {
-  active?.kill('SIGKILL');
+  if (!active) return;
+  active.proc?.kill('SIGKILL');
+  rmSync(active.dir, { recursive: true, force: true });
 }

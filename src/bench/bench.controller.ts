@@ -1,16 +1,24 @@
-import { Controller, Get, Module } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Controller, Get, Module, ParseIntPipe, Query } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 
-/** The baseline every benchmark scenario is compared with: a route that does nothing. */
+/** Reference routes for benchmarks and shutdown tests; mounted only with BENCH_ROUTES=true. */
 @ApiExcludeController()
 @Controller('__bench')
 export class BenchController {
+  /** The baseline every benchmark scenario is compared with: a route that does nothing. */
   @Get('bare')
   bare() {
     return { ok: true };
   }
+
+  /** Holds the request open, to stand for in-flight work during a shutdown. */
+  @Get('slow')
+  async slow(@Query('ms', new ParseIntPipe({ optional: true })) ms = 1000) {
+    await sleep(Math.min(ms, 30_000));
+    return { ok: true, sleptMs: ms };
+  }
 }
 
-/** Loaded only with BENCH_ROUTES=true. */
 @Module({ controllers: [BenchController] })
 export class BenchModule {}

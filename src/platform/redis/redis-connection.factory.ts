@@ -17,6 +17,7 @@ function baseOptions(options: RedisModuleOptions): RedisOptions {
     connectTimeout: options.connectTimeoutMs ?? 2000,
     retryStrategy: reconnectBackoff,
     lazyConnect: true,
+    connectionName: options.connectionName ?? 'box-office',
   };
   if (!options.url) return base;
   const url = new URL(options.url);

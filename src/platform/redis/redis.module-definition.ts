@@ -20,6 +20,8 @@ export interface RedisModuleOptions {
   commandTimeoutMs?: number;
   /** TCP connect timeout per attempt. Default 2000 ms. */
   connectTimeoutMs?: number;
+  /** Name shown by CLIENT LIST, so operators can tell the app's connections apart. Default `box-office`. */
+  connectionName?: string;
   /** Verify the server certificate on `rediss://`. Default true. */
   tlsRejectUnauthorized?: boolean;
 }

@@ -1,0 +1,39 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+
+/**
+ * The database of one e2e suite: a fresh database on the PostgreSQL server of
+ * TEST_DATABASE_URL when set, otherwise an in-memory PGlite.
+ */
+export interface TestDatabase {
+  /** Environment for the app: DATABASE_URL or PGLITE_DATA_DIR. */
+  env: Record<string, string>;
+  kind: 'postgres' | 'pglite';
+  drop(): Promise<void>;
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const serverUrl = process.env.TEST_DATABASE_URL;
+  if (!serverUrl) {
+    return { env: { PGLITE_DATA_DIR: 'memory://' }, kind: 'pglite', drop: async () => undefined };
+  }
+  const name = `bo_e2e_${randomBytes(6).toString('hex')}`;
+  await withAdmin(serverUrl, (client) => client.query(`CREATE DATABASE ${name}`));
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    env: { DATABASE_URL: url.toString() },
+    kind: 'postgres',
+    drop: () => withAdmin(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+  };
+}
+
+async function withAdmin<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
