@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from './lib/config.mjs';
-import { buildRows, evaluateTargets, formatTable, formatTargets, writeJson } from './lib/report.mjs';
+import { buildRows, evaluateTargets, printReport, writeJson } from './lib/report.mjs';
 import { freePort, startServer, waitReady } from './lib/server.mjs';
 import { statusRanges } from './lib/status.mjs';
 import * as wrk from './lib/wrk.mjs';
@@ -50,7 +50,9 @@ function selectScenarios(filter) {
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new Error(`duplicate scenario name "${dup}"`);
   const baselines = scenarios.filter((s) => s.baseline);
-  if (baselines.length !== 1) throw new Error('scenarios.mjs needs exactly one scenario with `baseline`');
+  if (baselines.length !== 1) {
+    throw new Error('scenarios.mjs needs exactly one scenario with `baseline`');
+  }
   const rest = scenarios.filter((s) => !s.baseline && s.name.toLowerCase().includes(filter));
   return [baselines[0], ...rest];
 }
@@ -74,7 +76,9 @@ function buildPlan(s, ctx, baseUrl, connections) {
 function assertServerAlive() {
   if (server.isRunning()) return;
   const { exitCode, signalCode } = server.child;
-  throw new Error(`server process exited during the benchmark (code=${exitCode} signal=${signalCode})`);
+  throw new Error(
+    `server process exited during the benchmark (code=${exitCode} signal=${signalCode})`,
+  );
 }
 
 async function main() {
@@ -82,7 +86,9 @@ async function main() {
   const selected = selectScenarios(cfg.filter);
   tool = await pickTool(cfg);
   if (!cfg.serverCmd && !existsSync(path.join(repoRoot, 'dist/src/main.js'))) {
-    throw new Error('dist/src/main.js not found: use `npm run bench` (builds first) or set BENCH_SERVER_CMD');
+    throw new Error(
+      'dist/src/main.js not found: use `npm run bench` (builds first) or set BENCH_SERVER_CMD',
+    );
   }
 
   const port = await freePort();
@@ -116,7 +122,9 @@ async function main() {
   for (let round = 1; round <= cfg.rounds; round++) {
     for (const plan of plans) {
       assertServerAlive();
-      progress(`round ${round}/${cfg.rounds} ${plan.name}: warm-up ${cfg.warmupS}s, measure ${cfg.durationS}s`);
+      progress(
+        `round ${round}/${cfg.rounds} ${plan.name}: warm-up ${cfg.warmupS}s, measure ${cfg.durationS}s`,
+      );
       if (cfg.warmupS > 0) await tool.run(plan.req, cfg.warmupS, toolOpts);
       runsByName.get(plan.name).push(await tool.run(plan.req, cfg.durationS, toolOpts));
     }
@@ -142,24 +150,14 @@ async function main() {
     server: cfg.serverCmd || 'node dist/src/main.js',
   };
 
-  console.log(`\nBenchmark ${meta.timestamp}`);
-  console.log(
-    `tool: ${meta.tool} ${meta.toolVersion}${meta.wrkThreads ? ` (${meta.wrkThreads} threads)` : ''}` +
-      ` | connections: ${meta.connections} | pipelining: 1 | warm-up: ${meta.warmupS}s` +
-      ` | duration: ${meta.durationS}s | rounds: ${meta.rounds} | node: ${meta.node}\n`,
-  );
-  console.log(formatTable(rows));
-  for (const r of rows.filter((row) => row.socketErrors > 0)) {
-    console.log(`warning: ${r.scenario}: ${r.socketErrors} socket errors/timeouts`);
-  }
-  if (targets.length) console.log(`\nTargets${cfg.strict ? ' (strict)' : ''}:\n${formatTargets(targets)}`);
+  printReport({ meta, rows, targets }, cfg.strict);
   writeJson(resultsFile, { meta, rows, targets });
   console.log(`\nwrote ${path.relative(process.cwd(), resultsFile)}`);
 
   return cfg.strict && targets.some((t) => t.status === 'FAIL') ? 1 : 0;
 }
 
-for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
+for (const [sig, code] of Object.entries({ SIGINT: 130, SIGTERM: 143 })) {
   process.once(sig, () => {
     interrupted = code;
     progress(`${sig}: stopping`);
@@ -174,7 +172,9 @@ try {
   if (!interrupted) {
     // Our own failures are plain Errors with a self-explanatory message; anything else
     // (TypeError from a scenario, fetch failure, ...) is worth its stack.
-    console.error(`\n[bench] failed: ${err?.constructor === Error ? err.message : (err?.stack ?? err)}`);
+    console.error(
+      `\n[bench] failed: ${err?.constructor === Error ? err.message : (err?.stack ?? err)}`,
+    );
     const tail = server?.tail();
     if (tail) console.error(`\n[bench] last server output:\n${tail}`);
   }

@@ -13,7 +13,9 @@ const sum = (values) => values.reduce((a, b) => a + b, 0);
 // Ratios are taken per round and then the median: bare and the scenario ran close together
 // in time, so a round-local ratio cancels out most of the drift on a noisy machine.
 export function medianRatio(runs, refRuns) {
-  return median(runs.map((r, i) => (refRuns[i].reqPerSec > 0 ? r.reqPerSec / refRuns[i].reqPerSec : 0)));
+  return median(
+    runs.map((r, i) => (refRuns[i].reqPerSec > 0 ? r.reqPerSec / refRuns[i].reqPerSec : 0)),
+  );
 }
 
 // plans: [{ name, method, path, expectStatus, target }] with path already resolved.
@@ -43,7 +45,8 @@ export function evaluateTargets(plans, runsByName) {
       const { minRatioTo, min } = s.target;
       const label = `${s.name}: req/s >= ${Math.round(min * 100)}% of ${minRatioTo}`;
       const refRuns = runsByName.get(minRatioTo);
-      if (!refRuns) return { scenario: s.name, label, status: 'SKIP', reason: `${minRatioTo} not run` };
+      if (!refRuns)
+        return { scenario: s.name, label, status: 'SKIP', reason: `${minRatioTo} not run` };
       const ratio = medianRatio(runsByName.get(s.name), refRuns);
       return { scenario: s.name, label, ratio, min, status: ratio >= min ? 'PASS' : 'FAIL' };
     });
@@ -76,6 +79,23 @@ export function formatTargets(targets) {
       return `${t.status.padEnd(4)}  ${t.label} (${detail})`;
     })
     .join('\n');
+}
+
+export function printReport({ meta, rows, targets }, strict) {
+  const threads = meta.wrkThreads ? ` (${meta.wrkThreads} threads)` : '';
+  console.log(`\nBenchmark ${meta.timestamp}`);
+  console.log(
+    `tool: ${meta.tool} ${meta.toolVersion}${threads} | connections: ${meta.connections}` +
+      ` | pipelining: ${meta.pipelining} | warm-up: ${meta.warmupS}s | duration: ${meta.durationS}s` +
+      ` | rounds: ${meta.rounds} | node: ${meta.node}\n`,
+  );
+  console.log(formatTable(rows));
+  for (const r of rows.filter((row) => row.socketErrors > 0)) {
+    console.log(`warning: ${r.scenario}: ${r.socketErrors} socket errors/timeouts`);
+  }
+  if (targets.length) {
+    console.log(`\nTargets${strict ? ' (strict)' : ''}:\n${formatTargets(targets)}`);
+  }
 }
 
 export function writeJson(file, data) {

@@ -9,7 +9,9 @@ export async function requestJson(baseUrl, method, path, body, expectStatus) {
   });
   const text = await res.text();
   if (expectStatus !== undefined && res.status !== expectStatus) {
-    throw new Error(`${method} ${path} answered ${res.status} (expected ${expectStatus}): ${text.slice(0, 500)}`);
+    throw new Error(
+      `${method} ${path} answered ${res.status} (expected ${expectStatus}): ${text.slice(0, 500)}`,
+    );
   }
   return text ? JSON.parse(text) : undefined;
 }
@@ -21,7 +23,15 @@ export async function createEvent(baseUrl, overrides = {}) {
     baseUrl,
     'POST',
     '/events',
-    { title: 'Bench night', venue: 'Hall A', startsAt, capacity: 500, priceCents: 2500, currency: 'EUR', ...overrides },
+    {
+      title: 'Bench night',
+      venue: 'Hall A',
+      startsAt,
+      capacity: 500,
+      priceCents: 2500,
+      currency: 'EUR',
+      ...overrides,
+    },
     201,
   );
   if (!event?.id) throw new Error(`POST /events returned no id: ${JSON.stringify(event)}`);

@@ -62,23 +62,26 @@ export function startServer({ cmd, cwd, env }) {
   const signal = (sig) => {
     try {
       process.kill(-child.pid, sig);
+      return true;
     } catch {
-      /* group already gone */
+      return false; // ESRCH: nobody left in the group
     }
   };
+  // Signal 0 probes the whole group: with a shell wrapper the leader (sh) can exit on
+  // SIGTERM while the real server, its child, is still alive.
+  const groupAlive = () => Boolean(child.pid) && signal(0);
   // Last resort if we die without running stop(): 'exit' handlers must be synchronous.
-  const onExit = () => isRunning() && signal('SIGKILL');
+  const onExit = () => groupAlive() && signal('SIGKILL');
   process.on('exit', onExit);
 
   async function stop() {
     process.off('exit', onExit);
-    if (!isRunning()) return;
+    if (!groupAlive()) return;
     signal('SIGTERM');
-    const graceful = await Promise.race([exited.then(() => true), sleep(5000).then(() => false)]);
-    if (!graceful) {
-      signal('SIGKILL');
-      await exited;
-    }
+    const deadline = Date.now() + 5000;
+    while (groupAlive() && Date.now() < deadline) await sleep(100);
+    if (groupAlive()) signal('SIGKILL');
+    await Promise.race([exited, sleep(1000)]);
   }
 
   return { child, exited, tail: tail.read, isRunning, stop };
@@ -90,7 +93,9 @@ export async function waitReady(url, server, timeoutMs) {
   while (Date.now() < deadline) {
     if (!server.isRunning()) {
       const { code, signal, error } = await server.exited;
-      throw new Error(`server exited before ready (code=${code} signal=${signal}${error ? ` ${error.message}` : ''})`);
+      throw new Error(
+        `server exited before ready (code=${code} signal=${signal}${error ? ` ${error.message}` : ''})`,
+      );
     }
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
