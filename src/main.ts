@@ -23,7 +23,9 @@ async function bootstrap(): Promise<void> {
   // database, and exits 0. A shutdown that overruns its grace period exits 1.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   const onSignal = (signal: string) => {
-    new Logger('Shutdown').log(`${signal} received: draining for ${config.SHUTDOWN_DRAIN_MS} ms`);
+    // Only SIGTERM (a rollout) drains; SIGINT (a developer's Ctrl-C) closes at once.
+    const drainMs = signal === 'SIGTERM' ? config.SHUTDOWN_DRAIN_MS : 0;
+    new Logger('Shutdown').log(`${signal} received: readiness 503, draining for ${drainMs} ms`);
     setTimeout(() => {
       new Logger('Shutdown').error(`Shutdown exceeded ${config.SHUTDOWN_TIMEOUT_MS} ms; exiting`);
       process.exit(1);

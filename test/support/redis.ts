@@ -42,10 +42,10 @@ export class RedisProcess {
       { stdio: 'ignore' },
     );
     this.child = child;
-    const probe = new Redis(this.url, { lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: null });
+    // The offline queue holds the PING until the server accepts connections.
+    const probe = new Redis(this.url, { retryStrategy: () => 50, maxRetriesPerRequest: null });
     probe.on('error', () => undefined);
     try {
-      await probe.connect();
       await probe.ping();
     } finally {
       probe.disconnect();
