@@ -16,9 +16,22 @@ export function createFastifyAdapter(options: FastifyAdapterOptions = {}): Fasti
     // Nest logs through pino already; Fastify's own request logging would double every line.
     logger: false,
   });
-  adapter.getInstance().addHook('onRequest', (request, reply, done) => {
+  const fastify = adapter.getInstance();
+  fastify.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
     done();
+  });
+  // Closing only drops connections that are idle at that moment; a keep-alive connection whose
+  // request is still in flight would hold the shutdown open until the client lets it go. Once
+  // closing, every response asks the client to close its connection.
+  let closing = false;
+  fastify.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) reply.header('connection', 'close');
+    done(null, payload);
   });
   return adapter;
 }

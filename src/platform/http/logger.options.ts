@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { RequestMethod } from '@nestjs/common';
 import type { Params } from 'nestjs-pino';
 import { requestIdOf } from './request-id';
 
@@ -7,6 +8,8 @@ const QUIET_ROUTES = new Set(['/health/live', '/health/ready', '/metrics']);
 /** pino (JSON) for every log line; each line logged during a request carries its request id. */
 export function loggerOptions(level: string): Params {
   return {
+    // nestjs-pino's default route pattern does not match on Fastify with NestJS 12.
+    forRoutes: [{ path: '{*path}', method: RequestMethod.ALL }],
     pinoHttp: {
       level,
       genReqId: (req: IncomingMessage) => req.id ?? requestIdOf(req),
@@ -16,6 +19,7 @@ export function loggerOptions(level: string): Params {
       redact: { paths: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'], censor: '[redacted]' },
       serializers: {
         req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     },
   };
