@@ -76,9 +76,7 @@ function buildPlan(s, ctx, baseUrl, connections) {
 function assertServerAlive() {
   if (server.isRunning()) return;
   const { exitCode, signalCode } = server.child;
-  throw new Error(
-    `server process exited during the benchmark (code=${exitCode} signal=${signalCode})`,
-  );
+  throw new Error(`server process exited during the benchmark (code=${exitCode} signal=${signalCode})`);
 }
 
 async function main() {
@@ -86,9 +84,7 @@ async function main() {
   const selected = selectScenarios(cfg.filter);
   tool = await pickTool(cfg);
   if (!cfg.serverCmd && !existsSync(path.join(repoRoot, 'dist/src/main.js'))) {
-    throw new Error(
-      'dist/src/main.js not found: use `npm run bench` (builds first) or set BENCH_SERVER_CMD',
-    );
+    throw new Error('dist/src/main.js not found: use `npm run bench` (builds first) or set BENCH_SERVER_CMD');
   }
 
   const port = await freePort();
@@ -122,9 +118,7 @@ async function main() {
   for (let round = 1; round <= cfg.rounds; round++) {
     for (const plan of plans) {
       assertServerAlive();
-      progress(
-        `round ${round}/${cfg.rounds} ${plan.name}: warm-up ${cfg.warmupS}s, measure ${cfg.durationS}s`,
-      );
+      progress(`round ${round}/${cfg.rounds} ${plan.name}: warm-up ${cfg.warmupS}s, measure ${cfg.durationS}s`);
       if (cfg.warmupS > 0) await tool.run(plan.req, cfg.warmupS, toolOpts);
       runsByName.get(plan.name).push(await tool.run(plan.req, cfg.durationS, toolOpts));
     }
@@ -172,9 +166,7 @@ try {
   if (!interrupted) {
     // Our own failures are plain Errors with a self-explanatory message; anything else
     // (TypeError from a scenario, fetch failure, ...) is worth its stack.
-    console.error(
-      `\n[bench] failed: ${err?.constructor === Error ? err.message : (err?.stack ?? err)}`,
-    );
+    console.error(`\n[bench] failed: ${err?.constructor === Error ? err.message : (err?.stack ?? err)}`);
     const tail = server?.tail();
     if (tail) console.error(`\n[bench] last server output:\n${tail}`);
   }

@@ -1,6 +1,7 @@
 import { createTestDatabase, type TestDatabase } from './support/database';
 import { startApp, type RunningApp } from './support/app';
 import { freePort, silentServer } from './support/ports';
+import { RedisService } from '../src/platform/redis';
 import { RedisProcess, TEST_REDIS_URL, uniquePrefix } from './support/redis';
 
 const ready = async (app: RunningApp) => {
@@ -99,7 +100,6 @@ describe('readiness in the three Redis states', () => {
       expect(['reconnecting', 'down']).toContain(down.body.details.redis.state);
 
       await redis.start();
-      const { RedisService } = await import('../src/platform/redis');
       const service = running.app.get(RedisService);
       if (!service.isReady) await new Promise((resolve) => service.once('state', resolve));
       const back = await ready(running);

@@ -26,7 +26,12 @@ describe('HTTP contract', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    running = await startApp({ ...db.env, REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix('http'), BODY_LIMIT_BYTES: '2048' });
+    running = await startApp({
+      ...db.env,
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_KEY_PREFIX: uniquePrefix('http'),
+      BODY_LIMIT_BYTES: '2048',
+    });
   });
   afterAll(async () => {
     await running?.close();
@@ -46,8 +51,12 @@ describe('HTTP contract', () => {
         instance: '/events',
       });
       const fields = problem.errors.map((e: { field: string }) => e.field);
-      expect(fields).toEqual(expect.arrayContaining(['title', 'venue', 'startsAt', 'capacity', 'priceCents', 'currency', 'color']));
-      expect(problem.errors.find((e: { field: string }) => e.field === 'color').messages).toEqual(['property color should not exist']);
+      expect(fields).toEqual(
+        expect.arrayContaining(['title', 'venue', 'startsAt', 'capacity', 'priceCents', 'currency', 'color']),
+      );
+      expect(problem.errors.find((e: { field: string }) => e.field === 'color').messages).toEqual([
+        'property color should not exist',
+      ]);
     });
 
     it('400 for a body that is not JSON, without a stack trace', async () => {
@@ -146,7 +155,13 @@ describe('HTTP contract', () => {
       expect(res.status).toBe(201);
       const event = await res.json();
       expect(res.headers.get('location')).toBe(`/events/${event.id}`);
-      expect(event).toMatchObject({ title: 'Catalog test', capacity: 100, seatsAvailable: 100, status: 'published', version: 1 });
+      expect(event).toMatchObject({
+        title: 'Catalog test',
+        capacity: 100,
+        seatsAvailable: 100,
+        status: 'published',
+        version: 1,
+      });
 
       const read = await (await fetch(`${running.url}/events/${event.id}`)).json();
       expect(read).toEqual(event);
@@ -164,7 +179,12 @@ describe('HTTP contract', () => {
       const base = Date.now() + 1000 * 86_400_000;
       const ids: string[] = [];
       for (let i = 0; i < 5; i++) {
-        const e = await (await post('/events', eventBody({ title: `Range ${i}`, startsAt: new Date(base + i * 3_600_000).toISOString() }))).json();
+        const e = await (
+          await post(
+            '/events',
+            eventBody({ title: `Range ${i}`, startsAt: new Date(base + i * 3_600_000).toISOString() }),
+          )
+        ).json();
         ids.push(e.id);
       }
       const from = new Date(base + 3_600_000).toISOString();
@@ -186,10 +206,9 @@ describe('HTTP contract', () => {
     it('refuses a capacity below the seats already taken', async () => {
       const event = await (await post('/events', eventBody({ capacity: 10 }))).json();
       // Ten seats taken, as reservations will do it: a conditional update in the database.
-      await running.app.get(await import('typeorm').then((m) => m.DataSource)).query(
-        'UPDATE events SET seats_available = seats_available - 6 WHERE id = $1',
-        [event.id],
-      );
+      await running.app
+        .get(await import('typeorm').then((m) => m.DataSource))
+        .query('UPDATE events SET seats_available = seats_available - 6 WHERE id = $1', [event.id]);
       const res = await fetch(`${running.url}/events/${event.id}`, {
         method: 'PATCH',
         headers: { 'content-type': 'application/json' },

@@ -49,11 +49,15 @@ describe('the built server as a process', () => {
     }
   });
 
-  describe.each([
+  describe.each<{ env: Record<string, string>; variable: string; expected: string }>([
     { env: { PORT: 'abc' }, variable: 'PORT', expected: 'expected an integer between 0 and 65535' },
     { env: { NODE_ENV: 'staging' }, variable: 'NODE_ENV', expected: 'expected one of development, production, test' },
     { env: { REDIS_URL: 'http://cache:6379' }, variable: 'REDIS_URL', expected: 'redis:// or rediss://' },
-    { env: { DATABASE_URL: 'mysql://u:secret@db/x' }, variable: 'DATABASE_URL', expected: 'postgres:// or postgresql://' },
+    {
+      env: { DATABASE_URL: 'mysql://u:secret@db/x' },
+      variable: 'DATABASE_URL',
+      expected: 'postgres:// or postgresql://',
+    },
     { env: { NODE_ENV: 'production' }, variable: 'REDIS_URL', expected: 'REDIS_OPTIONAL=true' },
     { env: { SHUTDOWN_DRAIN_MS: '60000' }, variable: 'SHUTDOWN_DRAIN_MS', expected: 'less than SHUTDOWN_TIMEOUT_MS' },
   ])('with $variable invalid ($env)', ({ env, variable, expected }) => {
@@ -106,7 +110,9 @@ describe('the built server as a process', () => {
       const url = child.url;
       const admin = new Redis(redis.url);
       const appConnections = async () =>
-        (await admin.client('LIST')).toString().split('\n').filter((line) => line.includes('name=box-office')).length;
+        String(await admin.client('LIST'))
+          .split('\n')
+          .filter((line) => line.includes('name=box-office')).length;
       try {
         expect(await appConnections()).toBeGreaterThan(0);
         const inFlight = Array.from({ length: 5 }, () => fetch(`${url}/__bench/slow?ms=3000`).then((r) => r.status));
@@ -144,7 +150,9 @@ describe('the built server as a process', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'bo-logs-'));
     try {
       child = await startChildApp({ env: { PGLITE_DATA_DIR: 'memory://' }, cwd });
-      await fetch(`${child.url}/events/00000000-0000-4000-8000-000000000000`, { headers: { 'x-request-id': 'trace-7f3a' } });
+      await fetch(`${child.url}/events/00000000-0000-4000-8000-000000000000`, {
+        headers: { 'x-request-id': 'trace-7f3a' },
+      });
       await new Promise((resolve) => setTimeout(resolve, 200));
       const lines = child.output.filter((line) => line.includes('trace-7f3a'));
       expect(lines.length).toBeGreaterThan(0);

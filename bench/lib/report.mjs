@@ -13,9 +13,7 @@ const sum = (values) => values.reduce((a, b) => a + b, 0);
 // Ratios are taken per round and then the median: bare and the scenario ran close together
 // in time, so a round-local ratio cancels out most of the drift on a noisy machine.
 export function medianRatio(runs, refRuns) {
-  return median(
-    runs.map((r, i) => (refRuns[i].reqPerSec > 0 ? r.reqPerSec / refRuns[i].reqPerSec : 0)),
-  );
+  return median(runs.map((r, i) => (refRuns[i].reqPerSec > 0 ? r.reqPerSec / refRuns[i].reqPerSec : 0)));
 }
 
 // plans: [{ name, method, path, expectStatus, target }] with path already resolved.
@@ -45,8 +43,7 @@ export function evaluateTargets(plans, runsByName) {
       const { minRatioTo, min } = s.target;
       const label = `${s.name}: req/s >= ${Math.round(min * 100)}% of ${minRatioTo}`;
       const refRuns = runsByName.get(minRatioTo);
-      if (!refRuns)
-        return { scenario: s.name, label, status: 'SKIP', reason: `${minRatioTo} not run` };
+      if (!refRuns) return { scenario: s.name, label, status: 'SKIP', reason: `${minRatioTo} not run` };
       const ratio = medianRatio(runsByName.get(s.name), refRuns);
       return { scenario: s.name, label, ratio, min, status: ratio >= min ? 'PASS' : 'FAIL' };
     });

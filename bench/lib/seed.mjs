@@ -9,9 +9,7 @@ export async function requestJson(baseUrl, method, path, body, expectStatus) {
   });
   const text = await res.text();
   if (expectStatus !== undefined && res.status !== expectStatus) {
-    throw new Error(
-      `${method} ${path} answered ${res.status} (expected ${expectStatus}): ${text.slice(0, 500)}`,
-    );
+    throw new Error(`${method} ${path} answered ${res.status} (expected ${expectStatus}): ${text.slice(0, 500)}`);
   }
   return text ? JSON.parse(text) : undefined;
 }

@@ -93,9 +93,7 @@ export async function waitReady(url, server, timeoutMs) {
   while (Date.now() < deadline) {
     if (!server.isRunning()) {
       const { code, signal, error } = await server.exited;
-      throw new Error(
-        `server exited before ready (code=${code} signal=${signal}${error ? ` ${error.message}` : ''})`,
-      );
+      throw new Error(`server exited before ready (code=${code} signal=${signal}${error ? ` ${error.message}` : ''})`);
     }
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2000) });

@@ -14,9 +14,7 @@ export function statusRanges(expect = '2xx') {
 
 export const statusMatches = (ranges, code) => ranges.some(([lo, hi]) => code >= lo && code <= hi);
 
-export const isDefault2xx = (ranges) =>
-  ranges.length === 1 && ranges[0][0] === 200 && ranges[0][1] === 299;
+export const isDefault2xx = (ranges) => ranges.length === 1 && ranges[0][0] === 200 && ranges[0][1] === 299;
 
 // Same predicate as a Lua expression over the variable `status` (for wrk scripts).
-export const statusLuaExpr = (ranges) =>
-  ranges.map(([lo, hi]) => `(status >= ${lo} and status <= ${hi})`).join(' or ');
+export const statusLuaExpr = (ranges) => ranges.map(([lo, hi]) => `(status >= ${lo} and status <= ${hi})`).join(' or ');

@@ -29,8 +29,7 @@ function luaStr(s) {
 // for non-default expectStatus: it makes wrk parse every response, which costs throughput.
 export function buildLua(req) {
   const lines = [`wrk.method = ${luaStr(req.method)}`];
-  for (const [k, v] of Object.entries(req.headers ?? {}))
-    lines.push(`wrk.headers[${luaStr(k)}] = ${luaStr(v)}`);
+  for (const [k, v] of Object.entries(req.headers ?? {})) lines.push(`wrk.headers[${luaStr(k)}] = ${luaStr(v)}`);
   if (req.body !== undefined) lines.push(`wrk.body = ${luaStr(req.body)}`);
   if (!isDefault2xx(req.ranges)) {
     lines.push(
@@ -81,18 +80,7 @@ export async function run(req, durationS, { threads }) {
     const script = path.join(dir, 'scenario.lua');
     writeFileSync(script, buildLua(req));
     const t = Math.min(threads, req.connections); // wrk rejects threads > connections
-    const args = [
-      '-t',
-      t,
-      '-c',
-      req.connections,
-      '-d',
-      `${durationS}s`,
-      '--latency',
-      '-s',
-      script,
-      req.url,
-    ];
+    const args = ['-t', t, '-c', req.connections, '-d', `${durationS}s`, '--latency', '-s', script, req.url];
     const { code, stdout, stderr } = await new Promise((resolve, reject) => {
       const proc = spawn('wrk', args.map(String), { stdio: ['ignore', 'pipe', 'pipe'] });
       active.proc = proc;

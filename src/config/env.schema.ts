@@ -88,12 +88,17 @@ export const envSchema = z
     SHUTDOWN_TIMEOUT_MS: int(25_000, 1000, 600_000),
   })
   .superRefine((env, ctx) => {
-    if (env.NODE_ENV === 'production' && !env.REDIS_URL && !env.REDIS_CLUSTER_NODES && !env.REDIS_SENTINELS && !env.REDIS_OPTIONAL) {
+    if (
+      env.NODE_ENV === 'production' &&
+      !env.REDIS_URL &&
+      !env.REDIS_CLUSTER_NODES &&
+      !env.REDIS_SENTINELS &&
+      !env.REDIS_OPTIONAL
+    ) {
       ctx.addIssue({
         code: 'custom',
         path: ['REDIS_URL'],
-        message:
-          'required when NODE_ENV=production (set REDIS_OPTIONAL=true to run on in-process stores instead)',
+        message: 'required when NODE_ENV=production (set REDIS_OPTIONAL=true to run on in-process stores instead)',
       });
     }
     if (env.REDIS_SENTINELS && env.REDIS_CLUSTER_NODES) {

@@ -61,7 +61,14 @@ describe('loadConfig', () => {
   });
 
   it('treats empty strings as unset', () => {
-    const config = loadConfig({ PORT: '', REDIS_URL: '', DATABASE_URL: '', NODE_ENV: '', DOCS_ENABLED: '', REDIS_SENTINELS: '' });
+    const config = loadConfig({
+      PORT: '',
+      REDIS_URL: '',
+      DATABASE_URL: '',
+      NODE_ENV: '',
+      DOCS_ENABLED: '',
+      REDIS_SENTINELS: '',
+    });
     expect(config).toMatchObject({ PORT: 3000, NODE_ENV: 'development', DOCS_ENABLED: true });
     expect(config.REDIS_URL).toBeUndefined();
     expect(config.DATABASE_URL).toBeUndefined();
@@ -77,7 +84,11 @@ describe('loadConfig', () => {
     ['no', false],
   ])('a boolean set to %s', (value, expected) => {
     it(`reads as ${expected}`, () => {
-      const config = loadConfig({ DOCS_ENABLED: value, READINESS_REQUIRES_REDIS: value, DATABASE_RUN_MIGRATIONS: value });
+      const config = loadConfig({
+        DOCS_ENABLED: value,
+        READINESS_REQUIRES_REDIS: value,
+        DATABASE_RUN_MIGRATIONS: value,
+      });
       expect(config.DOCS_ENABLED).toBe(expected);
       expect(config.READINESS_REQUIRES_REDIS).toBe(expected);
       expect(config.DATABASE_RUN_MIGRATIONS).toBe(expected);
@@ -90,15 +101,27 @@ describe('loadConfig', () => {
     { variable: 'PORT', value: '80.5', expected: 'expected an integer between 0 and 65535' },
     { variable: 'PORT', value: '-1', expected: 'expected an integer between 0 and 65535' },
     { variable: 'NODE_ENV', value: 'staging', expected: 'expected one of development, production, test' },
-    { variable: 'LOG_LEVEL', value: 'loud', expected: 'expected one of fatal, error, warn, info, debug, trace, silent' },
+    {
+      variable: 'LOG_LEVEL',
+      value: 'loud',
+      expected: 'expected one of fatal, error, warn, info, debug, trace, silent',
+    },
     { variable: 'REDIS_URL', value: 'http://x', expected: 'expected a URL starting with redis:// or rediss://' },
     { variable: 'REDIS_URL', value: 'not a url', expected: 'expected a URL starting with redis:// or rediss://' },
-    { variable: 'DATABASE_URL', value: 'mysql://x', expected: 'expected a URL starting with postgres:// or postgresql://' },
+    {
+      variable: 'DATABASE_URL',
+      value: 'mysql://x',
+      expected: 'expected a URL starting with postgres:// or postgresql://',
+    },
     { variable: 'REDIS_SENTINELS', value: 'nohostport', expected: 'expected a comma-separated list of host:port' },
     { variable: 'REDIS_CLUSTER_NODES', value: 'c1:7000,c2', expected: 'expected a comma-separated list of host:port' },
     { variable: 'DOCS_ENABLED', value: 'maybe', expected: 'expected one of true, false, 1, 0, yes, no' },
     { variable: 'REDIS_KEY_PREFIX', value: 'bo :', expected: 'expected 1-64 characters of A-Z a-z 0-9 : _ - . { }' },
-    { variable: 'REDIS_KEY_PREFIX', value: 'x'.repeat(65), expected: 'expected 1-64 characters of A-Z a-z 0-9 : _ - . { }' },
+    {
+      variable: 'REDIS_KEY_PREFIX',
+      value: 'x'.repeat(65),
+      expected: 'expected 1-64 characters of A-Z a-z 0-9 : _ - . { }',
+    },
     { variable: 'REDIS_COMMAND_TIMEOUT_MS', value: '1', expected: 'expected an integer between 5 and 60000' },
     { variable: 'DATABASE_POOL_SIZE', value: '0', expected: 'expected an integer between 1 and 200' },
     { variable: 'SHUTDOWN_DRAIN_MS', value: '30000', expected: 'expected less than SHUTDOWN_TIMEOUT_MS (25000)' },
@@ -111,8 +134,20 @@ describe('loadConfig', () => {
   });
 
   it('reports every bad variable at once', () => {
-    const error = configError({ PORT: 'abc', NODE_ENV: 'staging', LOG_LEVEL: 'loud', DOCS_ENABLED: 'maybe', REDIS_URL: 'http://x' });
-    expect(error.problems.map((p) => p.variable).sort()).toEqual(['DOCS_ENABLED', 'LOG_LEVEL', 'NODE_ENV', 'PORT', 'REDIS_URL']);
+    const error = configError({
+      PORT: 'abc',
+      NODE_ENV: 'staging',
+      LOG_LEVEL: 'loud',
+      DOCS_ENABLED: 'maybe',
+      REDIS_URL: 'http://x',
+    });
+    expect(error.problems.map((p) => p.variable).sort()).toEqual([
+      'DOCS_ENABLED',
+      'LOG_LEVEL',
+      'NODE_ENV',
+      'PORT',
+      'REDIS_URL',
+    ]);
     for (const variable of ['PORT', 'NODE_ENV', 'LOG_LEVEL', 'DOCS_ENABLED', 'REDIS_URL']) {
       expect(error.message).toContain(`${variable}: expected`);
     }

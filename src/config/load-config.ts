@@ -3,10 +3,7 @@ import { envSchema, type Env } from './env.schema';
 /** Thrown when the environment does not describe a runnable process; names every bad variable. */
 export class ConfigError extends Error {
   constructor(readonly problems: { variable: string; expected: string }[]) {
-    super(
-      'Invalid configuration:\n' +
-        problems.map((p) => `  - ${p.variable}: ${p.expected}`).join('\n'),
-    );
+    super('Invalid configuration:\n' + problems.map((p) => `  - ${p.variable}: ${p.expected}`).join('\n'));
     this.name = 'ConfigError';
   }
 }

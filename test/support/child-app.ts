@@ -43,7 +43,10 @@ export async function startChildApp(options: SpawnOptions): Promise<ChildApp> {
     proc.once('exit', (code, signal) => resolve({ code, signal })),
   );
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${proc.output.join('\n')}`)), options.timeoutMs ?? 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`server did not start:\n${proc.output.join('\n')}`)),
+      options.timeoutMs ?? 30_000,
+    );
     const onData = () => {
       const match = proc.output.join('\n').match(/listening on (http:\/\/[^\s"]+)/);
       if (match) {

@@ -24,7 +24,10 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return {
     env: { DATABASE_URL: url.toString() },
     kind: 'postgres',
-    drop: () => withAdmin(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+    drop: () =>
+      withAdmin(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(
+        () => undefined,
+      ),
   };
 }
 

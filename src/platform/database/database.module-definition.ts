@@ -17,9 +17,7 @@ export interface DatabaseModuleOptions {
   statementTimeoutMs?: number;
 }
 
-export const {
-  ConfigurableModuleClass: DatabaseConfigurableModule,
-  MODULE_OPTIONS_TOKEN: DATABASE_MODULE_OPTIONS,
-} = new ConfigurableModuleBuilder<DatabaseModuleOptions>({ moduleName: 'Database' })
-  .setClassMethodName('forRoot')
-  .build();
+export const { ConfigurableModuleClass: DatabaseConfigurableModule, MODULE_OPTIONS_TOKEN: DATABASE_MODULE_OPTIONS } =
+  new ConfigurableModuleBuilder<DatabaseModuleOptions>({ moduleName: 'Database' })
+    .setClassMethodName('forRoot')
+    .build();

@@ -23,7 +23,9 @@ export function serialPGliteDriver(dataDir: string): unknown {
         super.connect((error, client) => {
           let released = false;
           const release = (): void => {
-            if (!released) (released = true), releaseTurn();
+            if (released) return;
+            released = true;
+            releaseTurn();
           };
           if (error) release();
           callback(error, client, release);

@@ -9,9 +9,5 @@ export interface HealthModuleOptions {
   checkTimeoutMs?: number;
 }
 
-export const {
-  ConfigurableModuleClass: HealthConfigurableModule,
-  MODULE_OPTIONS_TOKEN: HEALTH_MODULE_OPTIONS,
-} = new ConfigurableModuleBuilder<HealthModuleOptions>({ moduleName: 'Health' })
-  .setClassMethodName('forRoot')
-  .build();
+export const { ConfigurableModuleClass: HealthConfigurableModule, MODULE_OPTIONS_TOKEN: HEALTH_MODULE_OPTIONS } =
+  new ConfigurableModuleBuilder<HealthModuleOptions>({ moduleName: 'Health' }).setClassMethodName('forRoot').build();

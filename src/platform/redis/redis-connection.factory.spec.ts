@@ -1,5 +1,10 @@
 import { Cluster, Redis } from 'ioredis';
-import { createRedisConnection, isRedisConfigured, reconnectBackoff, type RedisClient } from './redis-connection.factory';
+import {
+  createRedisConnection,
+  isRedisConfigured,
+  reconnectBackoff,
+  type RedisClient,
+} from './redis-connection.factory';
 import type { RedisModuleOptions } from './redis.module-definition';
 
 // Every connection is built lazily (the factory always sets lazyConnect), so nothing here touches the network.
@@ -57,7 +62,11 @@ describe('createRedisConnection', () => {
       { url: 'redis://cache.internal', connectTimeoutMs: 150, connectionName: 'box-office-api' },
       { connectionName: 'box-office-subscriber', enableOfflineQueue: false },
     ) as Redis;
-    expect(redis.options).toMatchObject({ connectTimeout: 150, connectionName: 'box-office-subscriber', enableOfflineQueue: false });
+    expect(redis.options).toMatchObject({
+      connectTimeout: 150,
+      connectionName: 'box-office-subscriber',
+      enableOfflineQueue: false,
+    });
   });
 
   describe.each([
@@ -68,7 +77,12 @@ describe('createRedisConnection', () => {
     it(`turns TLS on with the URL host as servername and rejectUnauthorized ${expected}`, () => {
       const redis = build({ url: 'rediss://default:pw@secure.example.com:6380', tlsRejectUnauthorized }) as Redis;
       expect(redis.options.tls).toEqual({ servername: 'secure.example.com', rejectUnauthorized: expected });
-      expect(redis.options).toMatchObject({ host: 'secure.example.com', port: 6380, username: 'default', password: 'pw' });
+      expect(redis.options).toMatchObject({
+        host: 'secure.example.com',
+        port: 6380,
+        username: 'default',
+        password: 'pw',
+      });
     });
   });
 
@@ -79,7 +93,13 @@ describe('createRedisConnection', () => {
     ];
     const redis = build({ url: 'redis://:pw@ignored-host:1234/2', sentinels, sentinelName: 'tickets' }) as Redis;
     expect(redis).toBeInstanceOf(Redis);
-    expect(redis.options).toMatchObject({ sentinels, name: 'tickets', password: 'pw', db: 2, enableTLSForSentinelMode: false });
+    expect(redis.options).toMatchObject({
+      sentinels,
+      name: 'tickets',
+      password: 'pw',
+      db: 2,
+      enableTLSForSentinelMode: false,
+    });
     // The master address comes from the sentinels, never from the URL host.
     expect(redis.options.host).not.toBe('ignored-host');
     expect(redis.options.port).not.toBe(1234);
@@ -103,8 +123,18 @@ describe('createRedisConnection', () => {
     ) as Cluster;
     expect(cluster).toBeInstanceOf(Cluster);
     expect(cluster.status).toBe('wait');
-    expect(cluster.options).toMatchObject({ keyPrefix: 'bo:', enableOfflineQueue: false, lazyConnect: true, clusterRetryStrategy: reconnectBackoff });
-    expect(cluster.options.redisOptions).toMatchObject({ username: 'u', password: 'p!', connectTimeout: 700, commandTimeout: 100 });
+    expect(cluster.options).toMatchObject({
+      keyPrefix: 'bo:',
+      enableOfflineQueue: false,
+      lazyConnect: true,
+      clusterRetryStrategy: reconnectBackoff,
+    });
+    expect(cluster.options.redisOptions).toMatchObject({
+      username: 'u',
+      password: 'p!',
+      connectTimeout: 700,
+      commandTimeout: 100,
+    });
     expect(cluster.options.redisOptions).not.toHaveProperty('keyPrefix');
     expect(cluster.options.redisOptions).not.toHaveProperty('host');
   });

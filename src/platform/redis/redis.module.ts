@@ -10,7 +10,11 @@ import { RedisService } from './redis.service';
 @Module({
   providers: [
     RedisService,
-    { provide: REDIS_CLIENT, useFactory: (redis: RedisService) => (redis.configured ? redis.client : null), inject: [RedisService] },
+    {
+      provide: REDIS_CLIENT,
+      useFactory: (redis: RedisService) => (redis.configured ? redis.client : null),
+      inject: [RedisService],
+    },
   ],
   exports: [RedisService, REDIS_CLIENT],
 })
