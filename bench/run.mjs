@@ -98,6 +98,7 @@ async function main() {
     REDIS_URL: cfg.redisUrl,
     REDIS_KEY_PREFIX: `bench:${randomBytes(4).toString('hex')}:`, // never collide with real keys
     PGLITE_DATA_DIR: dataDir,
+    ...(cfg.databaseUrl ? { DATABASE_URL: cfg.databaseUrl } : {}),
     LOG_LEVEL: 'warn',
     BENCH_ROUTES: 'true',
   };

@@ -26,6 +26,8 @@ export function loadConfig(env = process.env) {
     filter: (env.BENCH_FILTER || '').toLowerCase(),
     strict: env.BENCH_STRICT === 'true',
     redisUrl: env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379',
+    // PostgreSQL instead of PGlite; the events table gets the bench's rows, so use a scratch database.
+    databaseUrl: env.BENCH_DATABASE_URL || '',
     serverCmd: env.BENCH_SERVER_CMD || '',
   };
 }
