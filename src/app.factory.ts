@@ -1,21 +1,20 @@
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config';
-import { createFastifyAdapter, setupOpenApi } from './platform/http';
+import { createFastifyAdapter, createLogger, PinoNestLogger, setupOpenApi } from './platform/http';
 
 /**
  * Builds (but does not start) the app for a validated configuration. `main.ts` and the e2e
  * tests share it, so the tests run exactly what production runs.
  */
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
+  const logger = createLogger(config.LOG_LEVEL);
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config),
-    createFastifyAdapter({ bodyLimit: config.BODY_LIMIT_BYTES }),
-    { bufferLogs: true, abortOnError: false },
+    createFastifyAdapter({ logger, bodyLimit: config.BODY_LIMIT_BYTES }),
+    { logger: new PinoNestLogger(logger), abortOnError: false },
   );
-  app.useLogger(app.get(Logger));
   app.useSecurityHeaders({
     // The OpenAPI UI at /docs runs an inline bootstrap script and inline styles.
     contentSecurityPolicy: { directives: { scriptSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'] } },

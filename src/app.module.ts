@@ -16,7 +16,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        HttpPlatformModule.forRoot({ logLevel: config.LOG_LEVEL }),
+        HttpPlatformModule.forRoot(),
         DatabaseModule.forRoot({
           url: config.DATABASE_URL,
           pgliteDataDir: config.PGLITE_DATA_DIR,

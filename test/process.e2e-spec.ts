@@ -158,7 +158,7 @@ describe('the built server as a process', () => {
       expect(lines.length).toBeGreaterThan(0);
       for (const line of lines) {
         const entry = JSON.parse(line);
-        expect(entry.req.id).toBe('trace-7f3a');
+        expect(entry.reqId).toBe('trace-7f3a');
         expect(entry.res.statusCode).toBe(404);
       }
     } finally {

@@ -1,24 +1,49 @@
 import { FastifyAdapter } from '@nestjs/platform-fastify';
+import type { Logger } from 'pino';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id';
 
 export interface FastifyAdapterOptions {
+  /** The app's pino instance; Fastify binds the request id to the logger of each request. */
+  logger: Logger;
   /** Largest accepted request body; larger ones get 413. Default 1 MiB. */
   bodyLimit?: number;
 }
 
-/** The Fastify adapter with request ids (accepted or generated, echoed on every response) and a body limit. */
-export function createFastifyAdapter(options: FastifyAdapterOptions = {}): FastifyAdapter {
+const QUIET_ROUTES = new Set(['/health/live', '/health/ready', '/metrics']);
+
+/**
+ * The Fastify adapter with request ids (accepted or generated, echoed on every response), one
+ * JSON log line per request, and a body limit. All of it runs as Fastify hooks: a Nest middleware
+ * on every route would go through middie, which alone costs about a third of a bare route's
+ * throughput.
+ */
+export function createFastifyAdapter(options: FastifyAdapterOptions): FastifyAdapter {
   const adapter = new FastifyAdapter({
     bodyLimit: options.bodyLimit ?? 1_048_576,
     genReqId: requestIdOf,
+    loggerInstance: options.logger,
+    disableRequestLogging: true,
     // Proxies are trusted per route by the throttling module's configuration, never globally.
     trustProxy: false,
-    // Nest logs through pino already; Fastify's own request logging would double every line.
-    logger: false,
   });
   const fastify = adapter.getInstance();
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
+    done();
+  });
+  fastify.addHook('onResponse', (request, reply, done) => {
+    const status = reply.statusCode;
+    const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+    if (options.logger.isLevelEnabled(level) && !QUIET_ROUTES.has(request.routeOptions.url ?? '')) {
+      request.log[level](
+        {
+          req: { method: request.method, url: request.url },
+          res: { statusCode: status },
+          responseTime: reply.elapsedTime,
+        },
+        'request completed',
+      );
+    }
     done();
   });
   // Closing only drops connections that are idle at that moment; a keep-alive connection whose

@@ -1,4 +1,5 @@
-export { HttpPlatformModule, type HttpPlatformOptions } from './http.module';
+export { HttpPlatformModule } from './http.module';
+export { createLogger, PinoNestLogger } from './logger';
 export { MetricsService } from './metrics.service';
 export {
   ProblemException,

@@ -6,12 +6,10 @@ const ACCEPTED = /^[A-Za-z0-9._~:@/+=-]{1,128}$/;
 
 /**
  * A caller's X-Request-Id is kept when it is short and printable (so it cannot inject log
- * lines or bloat them); otherwise a UUID is generated. The id is stored on the raw request too,
- * where pino-http picks it up, so every log line of the request carries it.
+ * lines or bloat them); otherwise a UUID is generated. Fastify binds it to the request's logger
+ * as `reqId`, so every log line of the request carries it.
  */
 export function requestIdOf(req: IncomingMessage): string {
   const header = req.headers[REQUEST_ID_HEADER];
-  const id = typeof header === 'string' && ACCEPTED.test(header) ? header : randomUUID();
-  (req as IncomingMessage & { id?: unknown }).id = id;
-  return id;
+  return typeof header === 'string' && ACCEPTED.test(header) ? header : randomUUID();
 }
