@@ -2,7 +2,13 @@ import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module';
 import type { AppConfig } from './config';
-import { createFastifyAdapter, createLogger, PinoNestLogger, setupOpenApi } from './platform/http';
+import {
+  createFastifyAdapter,
+  createLogger,
+  PinoNestLogger,
+  setupOpenApi,
+  useApiSecurityHeaders,
+} from './platform/http';
 
 /**
  * Builds (but does not start) the app for a validated configuration. `main.ts` and the e2e
@@ -15,10 +21,9 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     createFastifyAdapter({ logger, bodyLimit: config.BODY_LIMIT_BYTES }),
     { logger: new PinoNestLogger(logger), abortOnError: false },
   );
-  app.useSecurityHeaders({
-    // The OpenAPI UI at /docs runs an inline bootstrap script and inline styles.
-    contentSecurityPolicy: { directives: { scriptSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'] } },
-    strictTransportSecurity: config.NODE_ENV === 'production',
+  useApiSecurityHeaders(app, {
+    production: config.NODE_ENV === 'production',
+    docsPath: config.DOCS_ENABLED ? '/docs' : undefined,
   });
   if (config.DOCS_ENABLED) {
     setupOpenApi(app, {

@@ -119,9 +119,14 @@ describe('HTTP contract', () => {
     it('sends security headers', async () => {
       const res = await fetch(`${running.url}/events`);
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
-      expect(res.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+      expect(res.headers.get('x-frame-options')).toBe('DENY');
       expect(res.headers.get('referrer-policy')).toBe('no-referrer');
-      expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
+      expect(res.headers.get('cross-origin-resource-policy')).toBe('same-origin');
+      expect(res.headers.get('content-security-policy')).toBe("default-src 'none';frame-ancestors 'none'");
+      expect(res.headers.get('strict-transport-security')).toBeNull(); // production only
+      // The OpenAPI UI, the one HTML page, gets a policy that lets it run.
+      const docs = await fetch(`${running.url}/docs`);
+      expect(docs.headers.get('content-security-policy')).toContain("script-src 'self' 'unsafe-inline'");
     });
   });
 

@@ -14,3 +14,4 @@ export { createValidationPipe, type FieldError } from './validation.pipe';
 export { createFastifyAdapter, type FastifyAdapterOptions } from './fastify';
 export { setupOpenApi } from './openapi';
 export { REQUEST_ID_HEADER } from './request-id';
+export { apiSecurityHeaders, useApiSecurityHeaders } from './security-headers';

@@ -2,6 +2,8 @@ import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+type Observer = { observe(seconds: number): void };
+
 interface FastifyLike {
   addHook(
     name: 'onResponse',
@@ -29,6 +31,9 @@ export class MetricsService implements OnModuleInit {
     registers: [this.registry],
   });
 
+  /** Labelled children by `method route status`: looking labels up per request was a sixth of a bare route's cost. */
+  private readonly observers = new Map<string, Observer>();
+
   constructor(private readonly adapterHost: HttpAdapterHost) {
     collectDefaultMetrics({ register: this.registry });
   }
@@ -39,15 +44,20 @@ export class MetricsService implements OnModuleInit {
     // A Fastify hook sees every response, including 404s and errors raised before a guard or
     // handler, and the route pattern keeps label cardinality bounded.
     instance.addHook('onResponse', (request, reply, done) => {
-      this.httpDuration.observe(
-        {
-          method: request.method,
-          route: request.routeOptions?.url ?? 'unmatched',
-          status_code: String(reply.statusCode),
-        },
+      this.observerFor(request.method, request.routeOptions?.url ?? 'unmatched', reply.statusCode).observe(
         reply.elapsedTime / 1000,
       );
       done();
     });
+  }
+
+  private observerFor(method: string, route: string, status: number): Observer {
+    const key = `${method} ${route} ${status}`;
+    let observer = this.observers.get(key);
+    if (!observer) {
+      observer = this.httpDuration.labels(method, route, String(status));
+      this.observers.set(key, observer);
+    }
+    return observer;
   }
 }
