@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { DataSourceOptions } from 'typeorm';
 import type { DatabaseModuleOptions } from './database.module-definition';
-import { serialPGliteDriver } from './serial-pglite.driver';
+import { pgliteDriver } from './pglite.driver';
 
 export const DEFAULT_PGLITE_DIR = '.data/pglite';
 
@@ -27,5 +27,5 @@ export function buildDataSourceOptions(options: DatabaseModuleOptions): DataSour
   }
   const dataDir = options.pgliteDataDir ?? DEFAULT_PGLITE_DIR;
   if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true });
-  return { ...common, driver: serialPGliteDriver(dataDir) } as DataSourceOptions;
+  return { ...common, driver: pgliteDriver(dataDir) } as DataSourceOptions;
 }
