@@ -45,8 +45,8 @@ describe('createRedisConnection', () => {
     expect(redis.options.password ?? undefined).toBeUndefined();
   });
 
-  // Known bug (see report): WHATWG URL keeps the brackets in `hostname`, and ioredis then looks up "[::1]" in DNS.
-  it.failing('KNOWN BUG, fails until fixed: an IPv6 literal host reaches ioredis without its URL brackets', () => {
+  // WHATWG URL keeps the brackets in `hostname`; ioredis would look up "[::1]" in DNS.
+  it('an IPv6 literal host reaches ioredis without its URL brackets', () => {
     const redis = build({ url: 'redis://[::1]:6380' }) as Redis;
     expect(redis.options.host).toBe('::1');
   });

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { RedisModuleOptions } from './redis.module-definition';
 
@@ -21,15 +22,22 @@ function baseOptions(options: RedisModuleOptions): RedisOptions {
   };
   if (!options.url) return base;
   const url = new URL(options.url);
+  // WHATWG URL keeps the brackets of an IPv6 literal; ioredis wants the bare address.
+  const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const isIpLiteral = isIP(hostname) !== 0;
   if (url.username) base.username = decodeURIComponent(url.username);
   if (url.password) base.password = decodeURIComponent(url.password);
   const db = url.pathname.replace('/', '');
   if (db) base.db = Number(db);
   if (url.protocol === 'rediss:') {
-    base.tls = { rejectUnauthorized: options.tlsRejectUnauthorized ?? true, servername: url.hostname };
+    base.tls = {
+      rejectUnauthorized: options.tlsRejectUnauthorized ?? true,
+      // SNI carries host names only, never IP literals.
+      ...(isIpLiteral ? {} : { servername: hostname }),
+    };
   }
   if (!options.sentinels?.length && !options.clusterNodes?.length) {
-    base.host = url.hostname;
+    base.host = hostname;
     base.port = Number(url.port || 6379);
   }
   return base;

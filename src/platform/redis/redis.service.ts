@@ -30,6 +30,7 @@ interface RedisStateEvents {
 export class RedisService extends EventEmitter<RedisStateEvents> implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Redis');
   private readonly connections = new Set<RedisClient>();
+  private readonly scripts = new Map<string, string>();
   private readonly primary: RedisClient | null;
   private current: RedisState;
   private lastError?: Error;
@@ -91,11 +92,20 @@ export class RedisService extends EventEmitter<RedisStateEvents> implements OnMo
     return connection;
   }
 
-  /** Registers a Lua script on the request-path client once and returns a caller bound to it. */
+  /**
+   * Registers a Lua script on the request-path client once and returns a caller bound to it.
+   * Defining the same script again is harmless; a name that is taken (by a Redis command or by
+   * another script) throws, so no caller silently runs something else.
+   */
   defineScript<T>(script: RedisScript): RedisScriptCall<T> {
     const client = this.client as RedisClient & Record<string, (...args: (string | number)[]) => Promise<T>>;
-    if (typeof client[script.name] !== 'function') {
+    const known = this.scripts.get(script.name);
+    if (known === undefined) {
+      if (script.name in client) throw new Error(`Redis script name "${script.name}" is taken by a client method`);
       client.defineCommand(script.name, { lua: script.lua, numberOfKeys: script.numberOfKeys });
+      this.scripts.set(script.name, script.lua);
+    } else if (known !== script.lua) {
+      throw new Error(`Redis script "${script.name}" is already defined with other Lua`);
     }
     return (keys, args = []) => client[script.name](...keys, ...args);
   }
@@ -110,6 +120,8 @@ export class RedisService extends EventEmitter<RedisStateEvents> implements OnMo
     try {
       await Promise.race([this.client.ping(), timeout]);
       return Math.round((performance.now() - started) * 100) / 100;
+    } catch (error) {
+      throw error instanceof RedisUnavailableError ? error : new RedisUnavailableError(this.current, { cause: error });
     } finally {
       clearTimeout(timer);
     }
@@ -153,15 +165,28 @@ export class RedisService extends EventEmitter<RedisStateEvents> implements OnMo
   }
 }
 
-/** QUIT politely, but never let a stalled server hold up shutdown. */
+/**
+ * QUIT politely when the connection is up and wait (at most a second) for its socket to close;
+ * anything else is dropped at once. (ioredis leaves a connection dropped between reconnect
+ * attempts in `reconnecting` without emitting 'end', but no reconnect is scheduled after it.)
+ */
 async function closeConnection(connection: RedisClient): Promise<void> {
-  if (connection.status === 'end') return;
-  const timer = setTimeout(() => connection.disconnect(), 1000);
-  try {
-    await connection.quit();
-  } catch {
+  if (connection.status !== 'ready') {
     connection.disconnect();
+    return;
+  }
+  let giveUp: NodeJS.Timeout | undefined;
+  const ended = new Promise<void>((resolve) => {
+    connection.once('end', resolve);
+    giveUp = setTimeout(() => {
+      connection.disconnect();
+      resolve();
+    }, 1000);
+  });
+  try {
+    await connection.quit().catch(() => connection.disconnect());
+    await ended;
   } finally {
-    clearTimeout(timer);
+    clearTimeout(giveUp);
   }
 }
