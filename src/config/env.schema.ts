@@ -8,13 +8,16 @@ const bool = (fallback: boolean) =>
     .default(fallback ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
-const int = (fallback: number, min: number, max: number) =>
-  z.coerce
-    .number({ error: `expected an integer between ${min} and ${max}` })
-    .int({ error: `expected an integer between ${min} and ${max}` })
-    .min(min, { error: `expected an integer between ${min} and ${max}` })
-    .max(max, { error: `expected an integer between ${min} and ${max}` })
+// Plain decimal digits only: Number() would also take ' ', '0x50' or '1e3'.
+const int = (fallback: number, min: number, max: number) => {
+  const error = `expected an integer between ${min} and ${max}`;
+  return z
+    .string()
+    .regex(/^\d{1,9}$/, { error })
+    .transform(Number)
+    .pipe(z.number().min(min, { error }).max(max, { error }))
     .default(fallback);
+};
 
 const hostPortList = z
   .string()
@@ -45,76 +48,83 @@ const optionalUrl = (schemes: string[]) =>
 
 /**
  * Every environment variable the process reads. `.env.example` documents the same list;
- * `test/config.e2e-spec.ts` keeps the two in step.
+ * `src/config/env-example.spec.ts` keeps the two in step.
  */
-export const envSchema = z
-  .object({
-    NODE_ENV: z
-      .enum(['development', 'production', 'test'], {
-        error: 'expected one of development, production, test',
-      })
-      .default('development'),
-    HOST: z.string().min(1).default('0.0.0.0'),
-    PORT: int(3000, 0, 65535),
-    LOG_LEVEL: z
-      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
-        error: 'expected one of fatal, error, warn, info, debug, trace, silent',
-      })
-      .default('info'),
-    BODY_LIMIT_BYTES: int(1_048_576, 1024, 100 * 1_048_576),
-    DOCS_ENABLED: bool(true),
-    BENCH_ROUTES: bool(false),
+export const envSchema = z.object({
+  NODE_ENV: z
+    .enum(['development', 'production', 'test'], {
+      error: 'expected one of development, production, test',
+    })
+    .default('development'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: int(3000, 0, 65535),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'expected one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .default('info'),
+  BODY_LIMIT_BYTES: int(1_048_576, 1024, 100 * 1_048_576),
+  DOCS_ENABLED: bool(true),
+  BENCH_ROUTES: bool(false),
 
-    DATABASE_URL: optionalUrl(['postgres:', 'postgresql:']),
-    PGLITE_DATA_DIR: z.string().min(1).default('.data/pglite'),
-    DATABASE_RUN_MIGRATIONS: bool(true),
-    DATABASE_POOL_SIZE: int(10, 1, 200),
+  DATABASE_URL: optionalUrl(['postgres:', 'postgresql:']),
+  PGLITE_DATA_DIR: z.string().min(1).default('.data/pglite'),
+  DATABASE_RUN_MIGRATIONS: bool(true),
+  DATABASE_POOL_SIZE: int(10, 1, 200),
 
-    REDIS_URL: optionalUrl(['redis:', 'rediss:']),
-    REDIS_OPTIONAL: bool(false),
-    REDIS_KEY_PREFIX: z
-      .string()
-      .regex(/^[A-Za-z0-9:_{}.-]{1,64}$/, { error: 'expected 1-64 characters of A-Z a-z 0-9 : _ - . { }' })
-      .default('bo:'),
-    REDIS_COMMAND_TIMEOUT_MS: int(250, 5, 60_000),
-    REDIS_CONNECT_TIMEOUT_MS: int(2000, 100, 60_000),
-    REDIS_SENTINELS: hostPortList.optional(),
-    REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
-    REDIS_CLUSTER_NODES: hostPortList.optional(),
-    REDIS_TLS_REJECT_UNAUTHORIZED: bool(true),
+  REDIS_URL: optionalUrl(['redis:', 'rediss:']),
+  REDIS_OPTIONAL: bool(false),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_{}.-]{1,64}$/, { error: 'expected 1-64 characters of A-Z a-z 0-9 : _ - . { }' })
+    .default('bo:'),
+  REDIS_COMMAND_TIMEOUT_MS: int(250, 5, 60_000),
+  REDIS_CONNECT_TIMEOUT_MS: int(2000, 100, 60_000),
+  REDIS_SENTINELS: hostPortList.optional(),
+  REDIS_SENTINEL_NAME: z.string().min(1).default('mymaster'),
+  REDIS_CLUSTER_NODES: hostPortList.optional(),
+  REDIS_TLS_REJECT_UNAUTHORIZED: bool(true),
 
-    READINESS_REQUIRES_REDIS: bool(false),
-    SHUTDOWN_DRAIN_MS: int(5000, 0, 300_000),
-    SHUTDOWN_TIMEOUT_MS: int(25_000, 1000, 600_000),
-  })
-  .superRefine((env, ctx) => {
-    if (
-      env.NODE_ENV === 'production' &&
-      !env.REDIS_URL &&
-      !env.REDIS_CLUSTER_NODES &&
-      !env.REDIS_SENTINELS &&
-      !env.REDIS_OPTIONAL
-    ) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['REDIS_URL'],
-        message: 'required when NODE_ENV=production (set REDIS_OPTIONAL=true to run on in-process stores instead)',
-      });
-    }
-    if (env.REDIS_SENTINELS && env.REDIS_CLUSTER_NODES) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['REDIS_CLUSTER_NODES'],
-        message: 'cannot be combined with REDIS_SENTINELS: choose Sentinel or Cluster',
-      });
-    }
-    if (env.SHUTDOWN_DRAIN_MS >= env.SHUTDOWN_TIMEOUT_MS) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['SHUTDOWN_DRAIN_MS'],
-        message: `expected less than SHUTDOWN_TIMEOUT_MS (${env.SHUTDOWN_TIMEOUT_MS})`,
-      });
-    }
-  });
+  READINESS_REQUIRES_REDIS: bool(false),
+  SHUTDOWN_DRAIN_MS: int(5000, 0, 300_000),
+  SHUTDOWN_TIMEOUT_MS: int(25_000, 1000, 600_000),
+});
 
 export type Env = z.output<typeof envSchema>;
+
+export interface EnvIssue {
+  variable: keyof Env;
+  expected: string;
+}
+
+/**
+ * Rules that span variables. They take whatever fields parsed, so they are reported together
+ * with bad single variables instead of only once those are fixed.
+ */
+export function crossVariableIssues(env: Partial<Env>): EnvIssue[] {
+  const issues: EnvIssue[] = [];
+  const redisConfigured = env.REDIS_URL || env.REDIS_CLUSTER_NODES || env.REDIS_SENTINELS;
+  if (env.NODE_ENV === 'production' && !redisConfigured && env.REDIS_OPTIONAL === false) {
+    issues.push({
+      variable: 'REDIS_URL',
+      expected: 'required when NODE_ENV=production (set REDIS_OPTIONAL=true to run on in-process stores instead)',
+    });
+  }
+  if (env.REDIS_SENTINELS && env.REDIS_CLUSTER_NODES) {
+    issues.push({
+      variable: 'REDIS_CLUSTER_NODES',
+      expected: 'cannot be combined with REDIS_SENTINELS: choose Sentinel or Cluster',
+    });
+  }
+  if (
+    env.SHUTDOWN_DRAIN_MS !== undefined &&
+    env.SHUTDOWN_TIMEOUT_MS !== undefined &&
+    env.SHUTDOWN_DRAIN_MS >= env.SHUTDOWN_TIMEOUT_MS
+  ) {
+    issues.push({
+      variable: 'SHUTDOWN_DRAIN_MS',
+      expected: `expected less than SHUTDOWN_TIMEOUT_MS (${env.SHUTDOWN_TIMEOUT_MS})`,
+    });
+  }
+  return issues;
+}

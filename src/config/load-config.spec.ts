@@ -153,9 +153,8 @@ describe('loadConfig', () => {
     }
   });
 
-  // Known bug (see report): zod skips the object's superRefine once any field failed, so the
-  // cross-variable rules (production Redis, drain < timeout, sentinel xor cluster) go unreported.
-  it.failing('KNOWN BUG, fails until fixed: reports the cross-variable rules together with a bad field', () => {
+  // zod skips an object's refinements once a field failed; the rules run on what did parse.
+  it('reports the cross-variable rules together with a bad field', () => {
     const error = configError({ PORT: 'abc', SHUTDOWN_DRAIN_MS: '30000' });
     expect(error.problems.map((p) => p.variable).sort()).toEqual(['PORT', 'SHUTDOWN_DRAIN_MS']);
   });
@@ -213,8 +212,8 @@ describe('loadConfig', () => {
     });
   });
 
-  // Known bug (see report): z.coerce.number turns ' ' into 0 (a random port) and accepts 0x50 or 1e3.
-  it.failing('KNOWN BUG, fails until fixed: refuses a PORT that is only whitespace', () => {
-    expect(configError({ PORT: ' ' }).problems[0]!.variable).toBe('PORT');
+  // Number() would turn ' ' into 0 (a random port) and accept 0x50 or 1e3.
+  it.each([' ', '0x50', '1e3', '-1', '80.5'])('refuses PORT=%j', (port) => {
+    expect(configError({ PORT: port }).problems[0]!.variable).toBe('PORT');
   });
 });
