@@ -43,7 +43,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['bench/**/*.mjs', 'test/**/*.ts'],
+    files: ['bench/**/*.mjs', 'test/**/*.ts', '.ci/**/*.mjs'],
     rules: { 'no-console': 'off' },
   },
 );
