@@ -1,4 +1,5 @@
 import { CreateEvents1795435200000 } from './1795435200000-create-events';
+import { CreateUsers1795438800000 } from './1795438800000-create-users';
 
 /** Every migration, oldest first. The app and the migration CLI both read this list. */
-export const migrations = [CreateEvents1795435200000];
+export const migrations = [CreateEvents1795435200000, CreateUsers1795438800000];

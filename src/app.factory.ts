@@ -25,6 +25,9 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     production: config.NODE_ENV === 'production',
     docsPath: config.DOCS_ENABLED ? '/docs' : undefined,
   });
+  // Browsers say where a request comes from (Sec-Fetch-Site, Origin): cross-origin unsafe requests
+  // are refused, so a session cookie cannot be ridden. API clients send neither header and pass.
+  app.enableCsrfProtection({ trustedOrigins: config.CSRF_TRUSTED_ORIGINS ?? [] });
   if (config.DOCS_ENABLED) {
     setupOpenApi(app, {
       title: 'Box Office API',

@@ -1,12 +1,15 @@
+import { randomBytes } from 'node:crypto';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { migrations } from '../migrations';
 import { BenchModule } from './bench/bench.controller';
 import { ConfigModule, type AppConfig } from './config';
 import { EventsModule } from './modules/events';
+import { IdentityModule } from './modules/identity';
 import { DatabaseModule } from './platform/database';
 import { HealthModule } from './platform/health';
 import { HttpPlatformModule } from './platform/http';
 import { RedisModule } from './platform/redis';
+import { SessionModule } from './platform/session';
 
 /** The whole app for one validated configuration. */
 @Module({})
@@ -38,6 +41,14 @@ export class AppModule {
           readinessRequiresRedis: config.READINESS_REQUIRES_REDIS,
           drainMs: config.SHUTDOWN_DRAIN_MS,
         }),
+        SessionModule.forRoot({
+          secret: config.SESSION_SECRET ?? randomBytes(48).toString('base64url'),
+          idleTimeoutMs: config.SESSION_IDLE_TIMEOUT_MS,
+          absoluteTimeoutMs: config.SESSION_ABSOLUTE_TIMEOUT_MS,
+          secureCookie: config.NODE_ENV === 'production',
+          memoryMaxSessions: config.SESSION_MEMORY_MAX,
+        }),
+        IdentityModule,
         EventsModule,
         ...(config.BENCH_ROUTES ? [BenchModule] : []),
       ],

@@ -1,9 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Controller, Get, Module, ParseIntPipe, Query } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
+import { Public } from '../platform/session';
 
 /** Reference routes for benchmarks and shutdown tests; mounted only with BENCH_ROUTES=true. */
 @ApiExcludeController()
+@Public()
 @Controller('__bench')
 export class BenchController {
   /** The baseline every benchmark scenario is compared with: a route that does nothing. */

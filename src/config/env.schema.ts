@@ -85,6 +85,21 @@ export const envSchema = z.object({
   REDIS_CLUSTER_NODES: hostPortList.optional(),
   REDIS_TLS_REJECT_UNAUTHORIZED: bool(true),
 
+  SESSION_SECRET: z
+    .string()
+    .min(32, { error: 'expected at least 32 characters (e.g. openssl rand -base64 48)' })
+    .optional(),
+  SESSION_IDLE_TIMEOUT_MS: int(1_800_000, 1000, 7 * 86_400_000),
+  SESSION_ABSOLUTE_TIMEOUT_MS: int(28_800_000, 1000, 30 * 86_400_000),
+  SESSION_MEMORY_MAX: int(10_000, 10, 10_000_000),
+  CSRF_TRUSTED_ORIGINS: z
+    .string()
+    .regex(/^https?:\/\/[^,/\s]+(,https?:\/\/[^,/\s]+)*$/, {
+      error: 'expected a comma-separated list of origins such as https://app.example.com',
+    })
+    .transform((v) => v.split(','))
+    .optional(),
+
   READINESS_REQUIRES_REDIS: bool(false),
   SHUTDOWN_DRAIN_MS: int(5000, 0, 300_000),
   SHUTDOWN_TIMEOUT_MS: int(25_000, 1000, 600_000),
@@ -109,6 +124,19 @@ export function crossVariableIssues(env: Partial<Env>): EnvIssue[] {
       variable: 'REDIS_URL',
       expected: 'required when NODE_ENV=production (set REDIS_OPTIONAL=true to run on in-process stores instead)',
     });
+  }
+  if (env.NODE_ENV === 'production' && !env.SESSION_SECRET) {
+    issues.push({
+      variable: 'SESSION_SECRET',
+      expected: 'required when NODE_ENV=production: at least 32 random characters, the same on every instance',
+    });
+  }
+  if (
+    env.SESSION_IDLE_TIMEOUT_MS !== undefined &&
+    env.SESSION_ABSOLUTE_TIMEOUT_MS !== undefined &&
+    env.SESSION_IDLE_TIMEOUT_MS > env.SESSION_ABSOLUTE_TIMEOUT_MS
+  ) {
+    issues.push({ variable: 'SESSION_IDLE_TIMEOUT_MS', expected: 'expected at most SESSION_ABSOLUTE_TIMEOUT_MS' });
   }
   if (env.REDIS_SENTINELS && env.REDIS_CLUSTER_NODES) {
     issues.push({

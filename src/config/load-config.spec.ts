@@ -160,8 +160,15 @@ describe('loadConfig', () => {
   });
 
   describe('NODE_ENV=production', () => {
+    const SECRET = { SESSION_SECRET: 'x'.repeat(32) };
+
+    it('without SESSION_SECRET is refused, naming it', () => {
+      const error = configError({ NODE_ENV: 'production', REDIS_URL: 'redis://cache:6379' });
+      expect(error.problems).toEqual([{ variable: 'SESSION_SECRET', expected: expect.stringContaining('required') }]);
+    });
+
     it('without REDIS_URL is refused, naming REDIS_URL and the REDIS_OPTIONAL way out', () => {
-      const error = configError({ NODE_ENV: 'production' });
+      const error = configError({ NODE_ENV: 'production', ...SECRET });
       expect(error.problems).toHaveLength(1);
       expect(error.problems[0]!.variable).toBe('REDIS_URL');
       expect(error.message).toContain('REDIS_URL: required when NODE_ENV=production');
@@ -169,7 +176,7 @@ describe('loadConfig', () => {
     });
 
     it('with an empty REDIS_URL is refused the same way', () => {
-      expect(configError({ NODE_ENV: 'production', REDIS_URL: '' }).problems[0]!.variable).toBe('REDIS_URL');
+      expect(configError({ NODE_ENV: 'production', REDIS_URL: '', ...SECRET }).problems[0]!.variable).toBe('REDIS_URL');
     });
 
     it.each([
@@ -179,11 +186,13 @@ describe('loadConfig', () => {
       { REDIS_SENTINELS: 's1:26379' },
       { REDIS_CLUSTER_NODES: 'c1:7000,c2:7001' },
     ])('starts with %p', (env) => {
-      expect(loadConfig({ NODE_ENV: 'production', ...env }).NODE_ENV).toBe('production');
+      expect(loadConfig({ NODE_ENV: 'production', ...SECRET, ...env }).NODE_ENV).toBe('production');
     });
 
     it('with REDIS_OPTIONAL=false is still refused', () => {
-      expect(configError({ NODE_ENV: 'production', REDIS_OPTIONAL: 'false' }).problems[0]!.variable).toBe('REDIS_URL');
+      expect(configError({ NODE_ENV: 'production', REDIS_OPTIONAL: 'false', ...SECRET }).problems[0]!.variable).toBe(
+        'REDIS_URL',
+      );
     });
   });
 

@@ -1,5 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Res } from '@nestjs/common';
-import { ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { CurrentUser, Public, Roles, type SessionUser } from '../../platform/session';
 import { CreateEventDto } from './dto/create-event.dto';
 import { EventDto, EventPageDto } from './dto/event.dto';
 import { ListEventsQuery } from './dto/list-events.query';
@@ -18,6 +19,7 @@ interface HeaderReply {
 export class EventsController {
   constructor(private readonly events: EventsService) {}
 
+  @Public()
   @Get()
   @ApiOkResponse({ type: EventPageDto })
   async list(@Query() query: ListEventsQuery): Promise<EventPageDto> {
@@ -25,6 +27,7 @@ export class EventsController {
     return { items: items.map(EventDto.from), total, limit: query.limit, offset: query.offset };
   }
 
+  @Public()
   @Get(':id')
   @ApiOkResponse({ type: EventDto })
   @ApiNotFoundResponse({ description: 'No such event (problem+json)' })
@@ -32,21 +35,33 @@ export class EventsController {
     return EventDto.from(await this.events.get(id));
   }
 
-  // Write route: the sessions issue restricts it to organizers and takes organizerId from the session.
+  /** Organizers (and admins) create events; the creator becomes the event's organizer. */
+  @Roles('organizer', 'admin')
+  @ApiBearerAuth()
   @Post()
   @HttpCode(201)
   @ApiCreatedResponse({ type: EventDto })
-  async create(@Body() dto: CreateEventDto, @Res({ passthrough: true }) reply: HeaderReply): Promise<EventDto> {
-    const event = await this.events.create(dto, null);
+  async create(
+    @Body() dto: CreateEventDto,
+    @CurrentUser() user: SessionUser,
+    @Res({ passthrough: true }) reply: HeaderReply,
+  ): Promise<EventDto> {
+    const event = await this.events.create(dto, user.id);
     reply.header('Location', `/events/${event.id}`);
     return EventDto.from(event);
   }
 
-  // Write route: the sessions issue restricts it to the owning organizer.
+  /** Only the event's own organizer (or an admin) edits it. */
+  @Roles('organizer', 'admin')
+  @ApiBearerAuth()
   @Patch(':id')
   @ApiOkResponse({ type: EventDto })
   @ApiNotFoundResponse({ description: 'No such event (problem+json)' })
-  async update(@EventId() id: string, @Body() dto: UpdateEventDto): Promise<EventDto> {
-    return EventDto.from(await this.events.update(id, dto));
+  async update(
+    @EventId() id: string,
+    @Body() dto: UpdateEventDto,
+    @CurrentUser() user: SessionUser,
+  ): Promise<EventDto> {
+    return EventDto.from(await this.events.update(id, dto, user));
   }
 }

@@ -23,3 +23,10 @@ export const invalidDateRange = () =>
     detail: 'One or more fields are invalid.',
     extensions: { errors: [{ field: 'to', messages: ['to must be later than from'] }] },
   });
+
+export const notEventOwner = () =>
+  new ProblemException(HttpStatus.FORBIDDEN, {
+    type: 'not-event-owner',
+    title: 'Not your event',
+    detail: 'Only the organizer of this event (or an admin) can change it.',
+  });

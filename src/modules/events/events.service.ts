@@ -5,7 +5,8 @@ import type { CreateEventDto } from './dto/create-event.dto';
 import type { ListEventsQuery } from './dto/list-events.query';
 import type { UpdateEventDto } from './dto/update-event.dto';
 import { EventEntity } from './event.entity';
-import { capacityBelowSold, eventNotFound, invalidDateRange } from './events.errors';
+import type { SessionUser } from '../../platform/session';
+import { capacityBelowSold, eventNotFound, invalidDateRange, notEventOwner } from './events.errors';
 
 @Injectable()
 export class EventsService {
@@ -42,10 +43,11 @@ export class EventsService {
   }
 
   /** Capacity changes move seatsAvailable by the same delta, under a row lock, never below what is taken. */
-  update(id: string, dto: UpdateEventDto): Promise<EventEntity> {
+  update(id: string, dto: UpdateEventDto, actor: SessionUser): Promise<EventEntity> {
     return this.dataSource.transaction(async (manager) => {
       const event = await manager.findOne(EventEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!event) throw eventNotFound(id);
+      if (event.organizerId !== actor.id && !actor.roles.includes('admin')) throw notEventOwner();
       if (dto.capacity !== undefined) {
         const taken = event.capacity - event.seatsAvailable;
         if (dto.capacity < taken) throw capacityBelowSold(taken);

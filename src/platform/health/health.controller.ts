@@ -2,6 +2,7 @@ import { Controller, Get, Inject, ServiceUnavailableException, Res } from '@nest
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { HEALTH_MODULE_OPTIONS, type HealthModuleOptions } from './health.module-definition';
+import { Public } from '../session';
 import { RedisHealthIndicator } from './redis.health';
 
 interface StatusReply {
@@ -9,6 +10,7 @@ interface StatusReply {
 }
 
 @ApiTags('health')
+@Public()
 @Controller('health')
 export class HealthController {
   constructor(

@@ -1,0 +1,46 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Repository } from 'typeorm';
+import { QueryFailedError } from 'typeorm';
+import { emailTaken, invalidCredentials, userNotFound } from './identity.errors';
+import { hashPassword, verifyPassword } from './password-hasher';
+import { UserEntity, type Role } from './user.entity';
+
+@Injectable()
+export class UsersService {
+  /** Verified when the email is unknown, so a failed login costs the same either way. */
+  private decoy?: Promise<string>;
+
+  constructor(@InjectRepository(UserEntity) private readonly users: Repository<UserEntity>) {}
+
+  async register(email: string, password: string, role: Role): Promise<UserEntity> {
+    const passwordHash = await hashPassword(password);
+    try {
+      return await this.users.save(this.users.create({ email: email.toLowerCase(), passwordHash, roles: [role] }));
+    } catch (error) {
+      if (error instanceof QueryFailedError && (error.driverError as { code?: string })?.code === '23505')
+        throw emailTaken();
+      throw error;
+    }
+  }
+
+  async verifyCredentials(email: string, password: string): Promise<UserEntity> {
+    const user = await this.users.findOneBy({ email: email.toLowerCase() });
+    const hash = user?.passwordHash ?? (await (this.decoy ??= hashPassword('decoy password, never matches')));
+    const valid = await verifyPassword(password, hash);
+    if (!user || !valid) throw invalidCredentials();
+    return user;
+  }
+
+  async get(id: string): Promise<UserEntity> {
+    const user = await this.users.findOneBy({ id });
+    if (!user) throw userNotFound();
+    return user;
+  }
+
+  async setRoles(id: string, roles: Role[]): Promise<UserEntity> {
+    const user = await this.get(id);
+    user.roles = roles;
+    return this.users.save(user);
+  }
+}

@@ -1,0 +1,42 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { RedisService } from '../redis';
+import { MemorySessionStore } from './memory-session.store';
+import { RedisSessionStore } from './redis-session.store';
+import { SessionGuard } from './session.guard';
+import {
+  SESSION_MODULE_OPTIONS,
+  SessionConfigurableModule,
+  type SessionModuleOptions,
+} from './session.module-definition';
+import { SessionService } from './session.service';
+import { SESSION_STORE } from './session.store';
+
+/**
+ * Server-side sessions: opaque tokens (cookie or Bearer), Redis store with a per-user index, or a
+ * bounded in-process store when Redis is not configured, and a global guard.
+ */
+@Module({})
+export class SessionModule extends SessionConfigurableModule {
+  static override forRoot(options: SessionModuleOptions): DynamicModule {
+    const base = super.forRoot(options);
+    return {
+      ...base,
+      global: true,
+      providers: [
+        ...(base.providers ?? []),
+        {
+          provide: SESSION_STORE,
+          inject: [RedisService, SESSION_MODULE_OPTIONS],
+          useFactory: (redis: RedisService, opts: SessionModuleOptions) =>
+            redis.configured
+              ? new RedisSessionStore(redis)
+              : new MemorySessionStore({ maxSessions: opts.memoryMaxSessions ?? 10_000 }),
+        },
+        SessionService,
+        { provide: APP_GUARD, useClass: SessionGuard },
+      ],
+      exports: [SessionService, SESSION_STORE],
+    };
+  }
+}
