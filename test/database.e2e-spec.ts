@@ -11,7 +11,8 @@ import { createTestDatabase, type TestDatabase } from './support/database';
 
 // One fresh database per test: a new database on the PostgreSQL server of TEST_DATABASE_URL, or an in-memory PGlite.
 const KIND: TestDatabase['kind'] = process.env.TEST_DATABASE_URL ? 'postgres' : 'pglite';
-const MIGRATION = 'CreateEvents1795435200000';
+const MIGRATIONS = migrations.map((migration) => migration.name);
+const LAST = MIGRATIONS.at(-1)!;
 const ROOT = join(__dirname, '..');
 
 let db: TestDatabase;
@@ -106,23 +107,24 @@ describe(`migrations on ${KIND}`, () => {
     expect(await tableExists(dataSource, 'events')).toBe(false);
 
     const applied = await runMigrations(dataSource, embedded());
-    expect(applied.map((migration) => migration.name)).toEqual([MIGRATION]);
+    expect(applied.map((migration) => migration.name)).toEqual(MIGRATIONS);
     expect(await tableExists(dataSource, 'events')).toBe(true);
-    expect(await appliedMigrations(dataSource)).toEqual([MIGRATION]);
+    expect(await appliedMigrations(dataSource)).toEqual(MIGRATIONS);
 
     expect(await runMigrations(dataSource, embedded())).toEqual([]);
-    expect(await appliedMigrations(dataSource)).toEqual([MIGRATION]);
+    expect(await appliedMigrations(dataSource)).toEqual(MIGRATIONS);
   });
 
-  it('undoLastMigration drops the events table, and the migration can be applied again', async () => {
+  it('undoing every migration drops the tables, and the migrations can be applied again', async () => {
     const dataSource = await open();
     await runMigrations(dataSource, embedded());
 
-    await dataSource.undoLastMigration({ transaction: 'each' });
+    for (const _ of MIGRATIONS) await dataSource.undoLastMigration({ transaction: 'each' });
     expect(await tableExists(dataSource, 'events')).toBe(false);
+    expect(await tableExists(dataSource, 'users')).toBe(false);
     expect(await appliedMigrations(dataSource)).toEqual([]);
 
-    expect((await runMigrations(dataSource, embedded())).map((migration) => migration.name)).toEqual([MIGRATION]);
+    expect((await runMigrations(dataSource, embedded())).map((migration) => migration.name)).toEqual(MIGRATIONS);
     expect(await tableExists(dataSource, 'events')).toBe(true);
   });
 
@@ -143,8 +145,8 @@ describe(`migrations on ${KIND}`, () => {
         const [{ n }] = await dataSource.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory'");
         expect(n).toBe(0);
       }
-      expect(results.map((applied) => applied.length).sort()).toEqual([0, 1]);
-      expect(await appliedMigrations(opened[0]!)).toEqual([MIGRATION]);
+      expect(results.map((applied) => applied.length).sort()).toEqual([0, MIGRATIONS.length]);
+      expect(await appliedMigrations(opened[0]!)).toEqual(MIGRATIONS);
     },
   );
 
@@ -174,13 +176,13 @@ describe(`migrations on ${KIND}`, () => {
           const { rows } = await holder.query("SELECT to_regclass('public.events') AS t");
           expect(rows[0].t).toBeNull();
           await holder.query('SELECT pg_advisory_unlock(7214390118)');
-          expect((await run).map((migration) => migration.name)).toEqual([MIGRATION]);
+          expect((await run).map((migration) => migration.name)).toEqual(MIGRATIONS);
         } finally {
           await holder.end();
         }
         expect(queries.filter((query) => /pg_advisory_(un)?lock/.test(query))).toHaveLength(2);
       } else {
-        expect((await runMigrations(dataSource, true)).map((migration) => migration.name)).toEqual([MIGRATION]);
+        expect((await runMigrations(dataSource, true)).map((migration) => migration.name)).toEqual(MIGRATIONS);
         expect(queries.filter((query) => /pg_advisory/.test(query))).toEqual([]);
       }
       expect(await tableExists(dataSource, 'events')).toBe(true);
@@ -351,10 +353,12 @@ describe('the TypeORM migration CLI on the built data source', () => {
   it('runs, shows and reverts the migration on a fresh PGlite directory, each exiting 0', async () => {
     const env = { PGLITE_DATA_DIR: join(workDir, 'pglite') };
 
-    expect(await typeorm('migration:run', env)).toContain(`Migration ${MIGRATION} has been executed successfully.`);
-    expect(await typeorm('migration:show', env)).toMatch(new RegExp(`\\[X\\] \\d+ ${MIGRATION}`));
-    expect(await typeorm('migration:revert', env)).toContain(`Migration ${MIGRATION} has been reverted successfully.`);
-    expect(await typeorm('migration:show', env)).toContain(`[ ] ${MIGRATION}`);
+    const run = await typeorm('migration:run', env);
+    for (const name of MIGRATIONS) expect(run).toContain(`Migration ${name} has been executed successfully.`);
+    const shown = await typeorm('migration:show', env);
+    for (const name of MIGRATIONS) expect(shown).toMatch(new RegExp(`\\[X\\] \\d+ ${name}`));
+    expect(await typeorm('migration:revert', env)).toContain(`Migration ${LAST} has been reverted successfully.`);
+    expect(await typeorm('migration:show', env)).toContain(`[ ] ${LAST}`);
   }, 240_000);
 });
 

@@ -1,5 +1,6 @@
 import { createTestDatabase, type TestDatabase } from './support/database';
 import { startApp, type RunningApp } from './support/app';
+import { signUp } from './support/auth';
 import { TEST_REDIS_URL, uniquePrefix } from './support/redis';
 
 const PROBLEM = 'application/problem+json; charset=utf-8';
@@ -17,10 +18,11 @@ const eventBody = (overrides: Record<string, unknown> = {}) => ({
 describe('HTTP contract', () => {
   let db: TestDatabase;
   let running: RunningApp;
+  let organizer: Record<string, string>;
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
     fetch(running.url + path, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
+      headers: { 'content-type': 'application/json', ...organizer, ...headers },
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
 
@@ -32,6 +34,7 @@ describe('HTTP contract', () => {
       REDIS_KEY_PREFIX: uniquePrefix('http'),
       BODY_LIMIT_BYTES: '2048',
     });
+    organizer = (await signUp(running.url, 'organizer')).auth;
   });
   afterAll(async () => {
     await running?.close();
@@ -173,7 +176,7 @@ describe('HTTP contract', () => {
 
       const patched = await fetch(`${running.url}/events/${event.id}`, {
         method: 'PATCH',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...organizer },
         body: JSON.stringify({ capacity: 150, priceCents: 3000 }),
       });
       expect(patched.status).toBe(200);
@@ -216,14 +219,14 @@ describe('HTTP contract', () => {
         .query('UPDATE events SET seats_available = seats_available - 6 WHERE id = $1', [event.id]);
       const res = await fetch(`${running.url}/events/${event.id}`, {
         method: 'PATCH',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...organizer },
         body: JSON.stringify({ capacity: 5 }),
       });
       expect(res.status).toBe(409);
       expect(await res.json()).toMatchObject({ type: 'urn:box-office:problem:capacity-below-sold', seatsTaken: 6 });
       const ok = await fetch(`${running.url}/events/${event.id}`, {
         method: 'PATCH',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...organizer },
         body: JSON.stringify({ capacity: 8 }),
       });
       expect(await ok.json()).toMatchObject({ capacity: 8, seatsAvailable: 2 });

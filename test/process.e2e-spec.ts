@@ -59,6 +59,7 @@ describe('the built server as a process', () => {
       expected: 'postgres:// or postgresql://',
     },
     { env: { NODE_ENV: 'production' }, variable: 'REDIS_URL', expected: 'REDIS_OPTIONAL=true' },
+    { env: { NODE_ENV: 'production', REDIS_OPTIONAL: 'true' }, variable: 'SESSION_SECRET', expected: 'required' },
     { env: { SHUTDOWN_DRAIN_MS: '60000' }, variable: 'SHUTDOWN_DRAIN_MS', expected: 'less than SHUTDOWN_TIMEOUT_MS' },
   ])('with $variable invalid ($env)', ({ env, variable, expected }) => {
     it('exits 1 with a message naming the variable and what was expected', async () => {
@@ -76,7 +77,10 @@ describe('the built server as a process', () => {
   it('NODE_ENV=production with REDIS_OPTIONAL=true starts on in-process stores', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'bo-prod-optional-'));
     try {
-      child = await startChildApp({ env: { NODE_ENV: 'production', REDIS_OPTIONAL: 'true' }, cwd });
+      child = await startChildApp({
+        env: { NODE_ENV: 'production', REDIS_OPTIONAL: 'true', SESSION_SECRET: 's'.repeat(40) },
+        cwd,
+      });
       expect((await fetch(`${child.url}/health/ready`)).status).toBe(200);
     } finally {
       await child?.stop();
