@@ -11,7 +11,7 @@
 //   baseline?: 'bare',           marks THE reference scenario (exactly one): runs first,
 //                                ignores BENCH_FILTER, denominator of the "ratio to bare" column
 // }
-import { createEvent } from './lib/seed.mjs';
+import { createEvent, signUp } from './lib/seed.mjs';
 
 export const scenarios = [
   {
@@ -25,5 +25,13 @@ export const scenarios = [
     method: 'GET',
     setup: (baseUrl) => createEvent(baseUrl),
     path: (event) => `/events/${event.id}`,
+  },
+  {
+    // The session guard's cost: one token check and one store round trip (touch) per request.
+    name: 'authenticated GET',
+    method: 'GET',
+    setup: (baseUrl) => signUp(baseUrl),
+    path: '/__bench/authenticated',
+    headers: (auth) => auth,
   },
 ];
