@@ -21,6 +21,9 @@ export class UsersController {
     @Param('id', new ParseUUIDPipe({ exceptionFactory: () => userNotFound() })) id: string,
     @Body() dto: SetRolesDto,
   ): Promise<UserDto> {
+    // Revoke before the change (an unreachable session store refuses it with 503, changing
+    // nothing) and after it (a login that slipped in between carries the old roles).
+    await this.sessions.revokeAll((await this.users.get(id)).id);
     const user = await this.users.setRoles(id, dto.roles);
     await this.sessions.revokeAll(user.id);
     return { id: user.id, email: user.email, roles: user.roles };

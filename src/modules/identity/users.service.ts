@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import { QueryFailedError } from 'typeorm';
@@ -7,11 +7,17 @@ import { hashPassword, verifyPassword } from './password-hasher';
 import { UserEntity, type Role } from './user.entity';
 
 @Injectable()
-export class UsersService {
+export class UsersService implements OnModuleInit {
   /** Verified when the email is unknown, so a failed login costs the same either way. */
   private decoy?: Promise<string>;
 
   constructor(@InjectRepository(UserEntity) private readonly users: Repository<UserEntity>) {}
+
+  /** Hashed at start (not awaited), so even the first failed login costs one scrypt, not two. */
+  onModuleInit(): void {
+    this.decoy = hashPassword('decoy password, never matches');
+    this.decoy.catch(() => undefined);
+  }
 
   async register(email: string, password: string, role: Role): Promise<UserEntity> {
     const passwordHash = await hashPassword(password);
