@@ -1,19 +1,10 @@
 import { createTestDatabase, type TestDatabase } from './support/database';
 import { startApp, type RunningApp } from './support/app';
 import { signUp } from './support/auth';
+import { eventBody, future, PROBLEM_JSON } from './support/fixtures';
 import { TEST_REDIS_URL, uniquePrefix } from './support/redis';
 
-const PROBLEM = 'application/problem+json; charset=utf-8';
-const future = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
-const eventBody = (overrides: Record<string, unknown> = {}) => ({
-  title: 'Jazz night',
-  venue: 'Hall A',
-  startsAt: future(30),
-  capacity: 100,
-  priceCents: 2500,
-  currency: 'EUR',
-  ...overrides,
-});
+const PROBLEM = PROBLEM_JSON;
 
 describe('HTTP contract', () => {
   let db: TestDatabase;

@@ -8,19 +8,11 @@ import { startApp, type RunningApp } from './support/app';
 import { logIn, signUp, type SignedIn } from './support/auth';
 import { createTestDatabase, type TestDatabase } from './support/database';
 import { RedisProcess, rawRedis, TEST_REDIS_URL, uniquePrefix } from './support/redis';
+import { eventBody } from './support/fixtures';
 
 const PROBLEM = 'application/problem+json; charset=utf-8';
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const json = { 'content-type': 'application/json' };
-const future = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
-const eventBody = () => ({
-  title: 'Jazz night',
-  venue: 'Hall A',
-  startsAt: future(30),
-  capacity: 100,
-  priceCents: 2500,
-  currency: 'EUR',
-});
 
 /** The `name=value` pair of a Set-Cookie header, ready to send back as a Cookie header. */
 const cookiePair = (setCookie: string) => setCookie.split(';')[0]!.trim();
