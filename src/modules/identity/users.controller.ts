@@ -23,7 +23,7 @@ export class UsersController {
   ): Promise<UserDto> {
     // Revoke before the change (an unreachable session store refuses it with 503, changing
     // nothing) and after it (a login that slipped in between carries the old roles).
-    await this.sessions.revokeAll((await this.users.get(id)).id);
+    await this.sessions.revokeAll(id);
     const user = await this.users.setRoles(id, dto.roles);
     await this.sessions.revokeAll(user.id);
     return { id: user.id, email: user.email, roles: user.roles };
