@@ -30,7 +30,7 @@ interface RedisStateEvents {
 export class RedisService extends EventEmitter<RedisStateEvents> implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Redis');
   private readonly connections = new Set<RedisClient>();
-  private readonly scripts = new Map<string, string>();
+  private readonly scripts = new WeakMap<RedisClient, Map<string, string>>();
   private readonly primary: RedisClient | null;
   private current: RedisState;
   private lastError?: Error;
@@ -93,17 +93,19 @@ export class RedisService extends EventEmitter<RedisStateEvents> implements OnMo
   }
 
   /**
-   * Registers a Lua script on the request-path client once and returns a caller bound to it.
-   * Defining the same script again is harmless; a name that is taken (by a Redis command or by
-   * another script) throws, so no caller silently runs something else.
+   * Registers a Lua script on a connection (the request-path client by default) once and returns
+   * a caller bound to it. Defining the same script again is harmless; a name that is taken (by a
+   * Redis command or by another script) throws, so no caller silently runs something else.
    */
-  defineScript<T>(script: RedisScript): RedisScriptCall<T> {
-    const client = this.client as RedisClient & Record<string, (...args: (string | number)[]) => Promise<T>>;
-    const known = this.scripts.get(script.name);
+  defineScript<T>(script: RedisScript, connection: RedisClient = this.client): RedisScriptCall<T> {
+    const client = connection as RedisClient & Record<string, (...args: (string | number)[]) => Promise<T>>;
+    let scripts = this.scripts.get(connection);
+    if (!scripts) this.scripts.set(connection, (scripts = new Map()));
+    const known = scripts.get(script.name);
     if (known === undefined) {
       if (script.name in client) throw new Error(`Redis script name "${script.name}" is taken by a client method`);
       client.defineCommand(script.name, { lua: script.lua, numberOfKeys: script.numberOfKeys });
-      this.scripts.set(script.name, script.lua);
+      scripts.set(script.name, script.lua);
     } else if (known !== script.lua) {
       throw new Error(`Redis script "${script.name}" is already defined with other Lua`);
     }
