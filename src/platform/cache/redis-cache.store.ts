@@ -1,0 +1,210 @@
+import { Logger } from '@nestjs/common';
+import type { RedisClient, RedisScriptCall, RedisService } from '../redis';
+import type { CacheEntry, CacheSignal, CacheStore } from './cache.store';
+
+// An entry and its fill lease share the `{key}` hash tag, so the fill script stays in one Cluster
+// slot. Tags are single keys. Every name sits under `cache:` and the app prefix.
+const entryKey = (key: string) => `cache:{${key}}:e`;
+const leaseKey = (key: string) => `cache:{${key}}:l`;
+const tagKey = (tag: string) => `cache:t:${tag}`;
+
+// Versions come from the server clock in µs, as strings (Lua numbers would lose digits), so a tag
+// key that was evicted comes back with a higher version than any entry was stamped with.
+const CLOCK = `local t = redis.call('TIME')
+local now = t[1] .. string.rep('0', 6 - #t[2]) .. t[2]`;
+
+/** KEYS: tag. */
+const TAG_VERSION = `local v = redis.call('GET', KEYS[1])
+if v then return v end
+${CLOCK}
+redis.call('SET', KEYS[1], now)
+return now`;
+
+/** KEYS: tag. ARGV: channel, message prefix. */
+const TAG_BUMP = `${CLOCK}
+local cur = redis.call('GET', KEYS[1])
+if cur and tonumber(cur) >= tonumber(now) then
+  redis.call('INCR', KEYS[1])
+  now = redis.call('GET', KEYS[1])
+else
+  redis.call('SET', KEYS[1], now)
+end
+redis.call('PUBLISH', ARGV[1], ARGV[2] .. now)
+return now`;
+
+/** KEYS: entry, lease. ARGV: value, ttl ms, owner or '', channel, message. */
+const FILL = `redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1`;
+
+/** KEYS: lease. ARGV: owner. */
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+/** KEYS: entry. ARGV: channel, message. */
+const DELETE = `redis.call('DEL', KEYS[1])
+redis.call('PUBLISH', ARGV[1], ARGV[2])
+return 1`;
+
+type Script = RedisScriptCall<string | number | null>;
+
+/**
+ * The shared tier: entries as strings (a JSON header line, then the payload), tag versions, fill
+ * leases, and a pub/sub channel that tells every instance which L1 entries and tag versions went
+ * stale. Commands go through a connection of the cache's own with a short timeout and no offline
+ * queue, so a slow Redis costs one timeout and the service goes to the source.
+ */
+export class RedisCacheStore implements CacheStore {
+  readonly shared = true;
+  private readonly logger = new Logger('Cache');
+  private readonly conn: RedisClient;
+  private readonly sub: RedisClient;
+  private readonly channel: string;
+  private readonly listeners: ((signal: CacheSignal) => void)[] = [];
+  private readonly scripts: Record<'tagVersion' | 'tagBump' | 'fill' | 'release' | 'delete', Script>;
+  private subscribed = false;
+
+  constructor(
+    private readonly redis: RedisService,
+    options: { commandTimeoutMs: number },
+  ) {
+    this.channel = `${redis.prefix}cache:signals`;
+    this.conn = redis.createConnection({
+      keyPrefix: redis.prefix,
+      enableOfflineQueue: false,
+      commandTimeout: options.commandTimeoutMs,
+      maxRetriesPerRequest: 0,
+    });
+    // The subscriber resubscribes by hand after each reconnect, and only then says `reset`:
+    // whatever was published while it was away is lost, so local copies cannot be trusted.
+    this.sub = redis.createConnection({ autoResubscribe: false, enableOfflineQueue: true });
+    this.sub.on('ready', () => void this.subscribe());
+    this.sub.on('close', () => (this.subscribed = false));
+    this.sub.on('message', (_channel: string, message: string) => this.onMessage(message));
+    const define = (name: string, lua: string, numberOfKeys: number) =>
+      redis.defineScript<string | number | null>({ name, lua, numberOfKeys }, this.conn);
+    this.scripts = {
+      tagVersion: define('boCacheTagVersion', TAG_VERSION, 1),
+      tagBump: define('boCacheTagBump', TAG_BUMP, 1),
+      fill: define('boCacheFill', FILL, 2),
+      release: define('boCacheRelease', RELEASE, 1),
+      delete: define('boCacheDelete', DELETE, 1),
+    };
+  }
+
+  get ready(): boolean {
+    return this.subscribed && this.conn.status === 'ready';
+  }
+
+  /** Starts connecting and returns at once: until both connections are up, `ready` is false and callers go to the source. */
+  async connect(): Promise<void> {
+    void this.conn.connect().catch(() => undefined);
+    void this.sub.connect().catch(() => undefined);
+  }
+
+  async get(key: string): Promise<CacheEntry | undefined> {
+    const raw = await this.conn.get(entryKey(key));
+    return raw === null ? undefined : decodeEntry(raw);
+  }
+
+  async fill(key: string, entry: CacheEntry, owner = ''): Promise<void> {
+    const ttl = Math.max(1, entry.staleUntil - Date.now());
+    await this.scripts.fill(
+      [entryKey(key), leaseKey(key)],
+      [encodeEntry(entry), ttl, owner, this.channel, `f|${key}|${owner}`],
+    );
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.scripts.delete([entryKey(key)], [this.channel, `k|${key}`]);
+  }
+
+  async tagVersions(tags: string[]): Promise<string[]> {
+    return Promise.all(tags.map(async (tag) => String(await this.scripts.tagVersion([tagKey(tag)]))));
+  }
+
+  async invalidateTag(tag: string): Promise<string> {
+    return String(await this.scripts.tagBump([tagKey(tag)], [this.channel, `t|${tag}|`]));
+  }
+
+  async acquireFill(key: string, owner: string, ttlMs: number): Promise<boolean> {
+    return (await this.conn.set(leaseKey(key), owner, 'PX', ttlMs, 'NX')) === 'OK';
+  }
+
+  async releaseFill(key: string, owner: string): Promise<void> {
+    await this.scripts.release([leaseKey(key)], [owner]);
+  }
+
+  /** SCAN + UNLINK of `cache:*` under the app prefix on every master: never FLUSHDB, which would take sessions and queues with it. */
+  async clear(): Promise<void> {
+    const prefix = this.redis.prefix;
+    const masters =
+      'nodes' in this.conn && typeof this.conn.nodes === 'function' ? this.conn.nodes('master') : [this.conn];
+    for (const node of masters) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${escapeGlob(prefix)}cache:*`, 'COUNT', 1000);
+        cursor = next;
+        // The connection adds the prefix itself, and SCAN answers with full names.
+        if (keys.length) await Promise.all(keys.map((k) => this.conn.unlink(k.slice(prefix.length))));
+      } while (cursor !== '0');
+    }
+    await this.conn.publish(this.channel, 'r');
+  }
+
+  onSignal(listener: (signal: CacheSignal) => void): void {
+    this.listeners.push(listener);
+  }
+
+  private async subscribe(): Promise<void> {
+    try {
+      await this.sub.subscribe(this.channel);
+      this.subscribed = true;
+      this.emit({ kind: 'reset' });
+    } catch (error) {
+      this.logger.warn(`cache signal subscription failed: ${(error as Error).message}`);
+    }
+  }
+
+  private onMessage(message: string): void {
+    const kind = message[0];
+    if (kind === 'k') this.emit({ kind: 'key', key: message.slice(2) });
+    else if (kind === 'f') {
+      const end = message.indexOf('|', 2);
+      this.emit({ kind: 'fill', key: message.slice(2, end), owner: message.slice(end + 1) });
+    } else if (kind === 't') {
+      const end = message.lastIndexOf('|');
+      this.emit({ kind: 'tag', tag: message.slice(2, end), version: message.slice(end + 1) });
+    } else if (kind === 'r') this.emit({ kind: 'reset' });
+  }
+
+  private emit(signal: CacheSignal): void {
+    for (const listener of this.listeners) listener(signal);
+  }
+}
+
+/** A JSON header line, then the payload verbatim: the payload is never escaped twice. */
+export function encodeEntry(entry: CacheEntry): string {
+  return `${JSON.stringify([entry.freshUntil, entry.staleUntil, entry.tags, entry.versions])}\n${entry.payload}`;
+}
+
+export function decodeEntry(raw: string): CacheEntry | undefined {
+  const newline = raw.indexOf('\n');
+  if (newline < 0) return undefined;
+  try {
+    const [freshUntil, staleUntil, tags, versions] = JSON.parse(raw.slice(0, newline)) as [
+      number,
+      number,
+      string[],
+      string[],
+    ];
+    return { payload: raw.slice(newline + 1), freshUntil, staleUntil, tags, versions };
+  } catch {
+    return undefined; // a foreign or corrupt value is a miss, never an error
+  }
+}
+
+function escapeGlob(value: string): string {
+  return value.replace(/[*?[\]\\]/g, '\\$&');
+}
