@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { migrations } from '../migrations';
-import { BenchModule } from './bench/bench.controller';
+import { BenchModule } from './bench/bench.module';
 import { ConfigModule, type AppConfig } from './config';
 import { EventsModule } from './modules/events';
 import { IdentityModule } from './modules/identity';
+import { CacheModule } from './platform/cache';
 import { DatabaseModule } from './platform/database';
 import { HealthModule } from './platform/health';
 import { HttpPlatformModule } from './platform/http';
@@ -47,6 +48,14 @@ export class AppModule {
           absoluteTimeoutMs: config.SESSION_ABSOLUTE_TIMEOUT_MS,
           secureCookie: config.NODE_ENV === 'production',
           memoryMaxSessions: config.SESSION_MEMORY_MAX,
+        }),
+        CacheModule.forRoot({
+          defaultTtlMs: config.CACHE_DEFAULT_TTL_MS,
+          l1MaxEntries: config.CACHE_L1_MAX_ENTRIES,
+          l1MaxBytes: config.CACHE_L1_MAX_BYTES,
+          commandTimeoutMs: config.CACHE_COMMAND_TIMEOUT_MS,
+          fillLeaseMs: config.CACHE_FILL_LEASE_MS,
+          retryAfterFailureMs: config.CACHE_RETRY_AFTER_FAILURE_MS,
         }),
         IdentityModule,
         EventsModule,

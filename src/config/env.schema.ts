@@ -100,6 +100,13 @@ export const envSchema = z.object({
     .transform((v) => v.split(','))
     .optional(),
 
+  CACHE_DEFAULT_TTL_MS: int(60_000, 1, 7 * 86_400_000),
+  CACHE_L1_MAX_ENTRIES: int(10_000, 0, 10_000_000),
+  CACHE_L1_MAX_BYTES: int(64 * 1024 * 1024, 1024, 512 * 1024 * 1024),
+  CACHE_COMMAND_TIMEOUT_MS: int(50, 1, 60_000),
+  CACHE_FILL_LEASE_MS: int(5000, 10, 600_000),
+  CACHE_RETRY_AFTER_FAILURE_MS: int(1000, 0, 600_000),
+
   READINESS_REQUIRES_REDIS: bool(false),
   SHUTDOWN_DRAIN_MS: int(5000, 0, 300_000),
   SHUTDOWN_TIMEOUT_MS: int(25_000, 1000, 600_000),
