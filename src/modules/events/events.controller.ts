@@ -1,5 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Cached, InvalidatesCache } from '../../platform/cache';
 import { CurrentUser, Public, Roles, type SessionUser } from '../../platform/session';
 import { CreateEventDto } from './dto/create-event.dto';
 import { EventDto, EventPageDto } from './dto/event.dto';
@@ -7,6 +8,12 @@ import { ListEventsQuery } from './dto/list-events.query';
 import { UpdateEventDto } from './dto/update-event.dto';
 import { eventNotFound } from './events.errors';
 import { EventsService } from './events.service';
+
+/** Cache tags: every list page, and one event (filled from the `id` route parameter). */
+export const EVENTS_TAG = 'events';
+export const EVENT_TAG = 'event:{id}';
+/** After its fresh time (CACHE_DEFAULT_TTL_MS) a cached page is served stale this long while it is refreshed. */
+const GRACE_MS = 30_000;
 
 const EventId = () => Param('id', new ParseUUIDPipe({ exceptionFactory: () => eventNotFound() }));
 
@@ -21,6 +28,7 @@ export class EventsController {
 
   @Public()
   @Get()
+  @Cached({ tags: [EVENTS_TAG], staleWhileRevalidate: GRACE_MS })
   @ApiOkResponse({ type: EventPageDto })
   async list(@Query() query: ListEventsQuery): Promise<EventPageDto> {
     const { items, total } = await this.events.list(query);
@@ -29,6 +37,7 @@ export class EventsController {
 
   @Public()
   @Get(':id')
+  @Cached({ tags: [EVENT_TAG], staleWhileRevalidate: GRACE_MS })
   @ApiOkResponse({ type: EventDto })
   @ApiNotFoundResponse({ description: 'No such event (problem+json)' })
   async get(@EventId() id: string): Promise<EventDto> {
@@ -40,6 +49,7 @@ export class EventsController {
   @ApiBearerAuth()
   @Post()
   @HttpCode(201)
+  @InvalidatesCache({ tags: [EVENTS_TAG] })
   @ApiCreatedResponse({ type: EventDto })
   async create(
     @Body() dto: CreateEventDto,
@@ -55,6 +65,7 @@ export class EventsController {
   @Roles('organizer', 'admin')
   @ApiBearerAuth()
   @Patch(':id')
+  @InvalidatesCache({ tags: [EVENTS_TAG, EVENT_TAG] })
   @ApiOkResponse({ type: EventDto })
   @ApiNotFoundResponse({ description: 'No such event (problem+json)' })
   async update(

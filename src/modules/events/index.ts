@@ -1,3 +1,4 @@
 export { EventsModule } from './events.module';
 export { EventsService } from './events.service';
 export { EventEntity, type EventStatus } from './event.entity';
+export { EventDto } from './dto/event.dto';
