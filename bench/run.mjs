@@ -7,20 +7,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from './lib/config.mjs';
-import { buildRows, evaluateTargets, printReport, writeJson } from './lib/report.mjs';
+import { buildRows, evaluateTargets, printReport, targetList, writeJson } from './lib/report.mjs';
 import { freePort, startServer, waitReady } from './lib/server.mjs';
 import { statusRanges } from './lib/status.mjs';
 import * as wrk from './lib/wrk.mjs';
-import { scenarios } from './scenarios.mjs';
+import { scenarios, servers as serverVariants } from './scenarios.mjs';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.dirname(benchDir);
 const resultsFile = path.join(benchDir, 'results', 'latest.json');
 const READY_TIMEOUT_MS = 60_000;
 
-let server;
+// Every server process of the run: { variant, label, baseUrl, dataDir, server }. The main
+// server (variant null) comes first, then one per variant used by a selected scenario.
+// Entries are pushed before their process starts, so cleanup() also reaches a booting one.
+const instances = [];
 let tool;
-let dataDir;
 let interrupted = 0; // exit code to use after a signal (128 + signal number)
 let cleaning;
 
@@ -28,8 +30,9 @@ let cleaning;
 function cleanup() {
   cleaning ??= (async () => {
     tool?.abort();
-    await server?.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    // allSettled: one server failing to stop must not leave the others running.
+    await Promise.allSettled(instances.map((inst) => inst.server?.stop()));
+    for (const inst of instances) rmSync(inst.dataDir, { recursive: true, force: true });
   })();
   return cleaning;
 }
@@ -44,6 +47,34 @@ async function pickTool(cfg) {
   return import('./lib/autocannon.mjs'); // lazy, so a wrk run never loads autocannon
 }
 
+// PORT and HOST make up the base URL the harness talks to, so a variant must not move them.
+function checkVariant(name, { env = {} } = {}) {
+  for (const [k, v] of Object.entries(env)) {
+    if (k === 'PORT' || k === 'HOST') throw new Error(`servers["${name}"].env cannot set ${k}`);
+    if (typeof v !== 'string') throw new Error(`servers["${name}"].env.${k} must be a string`);
+  }
+}
+
+// Checked on the whole list, not only the selected part, so a typo fails every run instead
+// of surfacing as a target that is silently SKIPped whenever BENCH_FILTER hides it.
+function checkReferences(names) {
+  for (const [name, variant] of Object.entries(serverVariants)) checkVariant(name, variant);
+  for (const s of scenarios) {
+    if (s.server !== undefined && !Object.hasOwn(serverVariants, s.server)) {
+      throw new Error(`scenario "${s.name}": server "${s.server}" is not defined in \`servers\` of scenarios.mjs`);
+    }
+    // The baseline defines "ratio to bare" for the main server; it must run there.
+    if (s.baseline && s.server !== undefined) throw new Error(`baseline "${s.name}" cannot have a \`server\``);
+    for (const t of targetList(s.target)) {
+      if (!names.includes(t?.minRatioTo) || typeof t.min !== 'number') {
+        throw new Error(
+          `scenario "${s.name}": invalid target ${JSON.stringify(t)} (unknown minRatioTo or no numeric min)`,
+        );
+      }
+    }
+  }
+}
+
 // The baseline always runs (and runs first in each round) so ratios are always available.
 function selectScenarios(filter) {
   const names = scenarios.map((s) => s.name);
@@ -53,8 +84,89 @@ function selectScenarios(filter) {
   if (baselines.length !== 1) {
     throw new Error('scenarios.mjs needs exactly one scenario with `baseline`');
   }
+  checkReferences(names);
   const rest = scenarios.filter((s) => !s.baseline && s.name.toLowerCase().includes(filter));
   return [baselines[0], ...rest];
+}
+
+// Variant names in first-use order; only these get a process of their own.
+const variantsUsed = (selected) => [...new Set(selected.map((s) => s.server).filter((v) => v !== undefined))];
+
+const variantEnv = (name) => serverVariants[name].env ?? {};
+
+// Shared by every server of the run; launch() adds what must differ per process.
+function baseEnv(cfg) {
+  return {
+    ...process.env,
+    HOST: '127.0.0.1',
+    NODE_ENV: 'development',
+    REDIS_URL: cfg.redisUrl,
+    ...(cfg.databaseUrl ? { DATABASE_URL: cfg.databaseUrl } : {}),
+    LOG_LEVEL: 'warn',
+    BENCH_ROUTES: 'true',
+  };
+}
+
+// Tags an error with the server it concerns, so the crash report prints that server's
+// output. The first tag wins: assertServersAlive() already names the server that died.
+function blame(err, inst) {
+  if (err && typeof err === 'object' && !err.server) err.server = inst;
+  return err;
+}
+
+async function onServer(inst, fn) {
+  try {
+    return await fn();
+  } catch (err) {
+    throw blame(err, inst);
+  }
+}
+
+/**
+ * Starts one server with its own port, PGlite dir and Redis key prefix (servers never share
+ * state: a variant's cache is never warmed or invalidated by another server), then waits for
+ * it. Callers start servers one after the other: freePort() releases the port it found, so
+ * it could hand the same port out twice while an earlier server is still booting.
+ */
+async function launch(cfg, variant, extraEnv = {}) {
+  const port = await freePort();
+  const inst = {
+    variant,
+    label: variant === null ? 'main server' : `server "${variant}"`,
+    baseUrl: `http://127.0.0.1:${port}`,
+    dataDir: mkdtempSync(path.join(os.tmpdir(), 'bench-pglite-')),
+    server: null,
+  };
+  instances.push(inst);
+  const env = {
+    ...baseEnv(cfg),
+    PORT: String(port),
+    REDIS_KEY_PREFIX: `bench:${randomBytes(4).toString('hex')}:`, // never collide with real keys
+    PGLITE_DATA_DIR: inst.dataDir,
+    ...extraEnv,
+  };
+  const extra = Object.entries(extraEnv).map(([k, v]) => ` ${k}=${v}`);
+  progress(`starting ${inst.label}: ${cfg.serverCmd || 'node dist/src/main.js'} on ${inst.baseUrl}${extra.join('')}`);
+  inst.server = startServer({ cmd: cfg.serverCmd, cwd: repoRoot, env });
+  try {
+    await waitReady(`${inst.baseUrl}/health/ready`, inst.server, READY_TIMEOUT_MS);
+  } catch (err) {
+    err.message = `${inst.label}: ${err.message}`; // with variants, "server exited" is ambiguous
+    throw blame(err, inst);
+  }
+  return inst;
+}
+
+const instanceFor = (s) => instances.find((inst) => inst.variant === (s.server ?? null));
+
+// For the JSON meta: which scenarios ran against which variant, and with what env.
+function variantsMeta(selected) {
+  return Object.fromEntries(
+    variantsUsed(selected).map((name) => [
+      name,
+      { env: variantEnv(name), scenarios: selected.filter((s) => s.server === name).map((s) => s.name) },
+    ]),
+  );
 }
 
 function buildPlan(s, ctx, baseUrl, connections) {
@@ -73,10 +185,15 @@ function buildPlan(s, ctx, baseUrl, connections) {
   return { name: s.name, method, path: p, expectStatus: s.expectStatus, target: s.target, req };
 }
 
-function assertServerAlive() {
-  if (server.isRunning()) return;
-  const { exitCode, signalCode } = server.child;
-  throw new Error(`server process exited during the benchmark (code=${exitCode} signal=${signalCode})`);
+// Any server, not only the current scenario's: a variant dying while idle is still a
+// broken run, and the sooner it is reported the easier its output is to relate to.
+function assertServersAlive() {
+  for (const inst of instances) {
+    if (inst.server.isRunning()) continue;
+    const { exitCode, signalCode } = inst.server.child;
+    const msg = `${inst.label} process exited during the benchmark (code=${exitCode} signal=${signalCode})`;
+    throw blame(new Error(msg), inst);
+  }
 }
 
 async function main() {
@@ -87,29 +204,17 @@ async function main() {
     throw new Error('dist/src/main.js not found: use `npm run bench` (builds first) or set BENCH_SERVER_CMD');
   }
 
-  const port = await freePort();
-  const baseUrl = `http://127.0.0.1:${port}`;
-  dataDir = mkdtempSync(path.join(os.tmpdir(), 'bench-pglite-'));
-  const env = {
-    ...process.env,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    NODE_ENV: 'development',
-    REDIS_URL: cfg.redisUrl,
-    REDIS_KEY_PREFIX: `bench:${randomBytes(4).toString('hex')}:`, // never collide with real keys
-    PGLITE_DATA_DIR: dataDir,
-    ...(cfg.databaseUrl ? { DATABASE_URL: cfg.databaseUrl } : {}),
-    LOG_LEVEL: 'warn',
-    BENCH_ROUTES: 'true',
-  };
-  progress(`starting ${cfg.serverCmd || 'node dist/src/main.js'} on ${baseUrl}`);
-  server = startServer({ cmd: cfg.serverCmd, cwd: repoRoot, env });
-  await waitReady(`${baseUrl}/health/ready`, server, READY_TIMEOUT_MS);
+  // Every server is up before the first setup and stays up for the whole run: an idle
+  // server costs no CPU, and restarting one per scenario would redo its seeding each round.
+  await launch(cfg, null);
+  for (const name of variantsUsed(selected)) await launch(cfg, name, variantEnv(name));
 
   const plans = [];
   for (const s of selected) {
-    const ctx = s.setup ? await s.setup(baseUrl) : undefined;
-    plans.push(buildPlan(s, ctx, baseUrl, cfg.connections));
+    const inst = instanceFor(s);
+    if (s.setup) progress(`setup ${s.name}${s.server ? ` (on ${inst.label})` : ''}`);
+    const ctx = s.setup ? await onServer(inst, () => s.setup(inst.baseUrl)) : undefined;
+    plans.push({ ...buildPlan(s, ctx, inst.baseUrl, cfg.connections), inst });
   }
 
   // Strictly sequential; every round repeats the whole list (baseline first) so drift on a
@@ -118,13 +223,15 @@ async function main() {
   const toolOpts = { threads: cfg.wrkThreads };
   for (let round = 1; round <= cfg.rounds; round++) {
     for (const plan of plans) {
-      assertServerAlive();
+      assertServersAlive();
       progress(`round ${round}/${cfg.rounds} ${plan.name}: warm-up ${cfg.warmupS}s, measure ${cfg.durationS}s`);
-      if (cfg.warmupS > 0) await tool.run(plan.req, cfg.warmupS, toolOpts);
-      runsByName.get(plan.name).push(await tool.run(plan.req, cfg.durationS, toolOpts));
+      await onServer(plan.inst, async () => {
+        if (cfg.warmupS > 0) await tool.run(plan.req, cfg.warmupS, toolOpts);
+        runsByName.get(plan.name).push(await tool.run(plan.req, cfg.durationS, toolOpts));
+      });
     }
   }
-  assertServerAlive(); // a crash during the last run would make its numbers meaningless
+  assertServersAlive(); // a crash during the last run would make its numbers meaningless
 
   const rows = buildRows(plans, runsByName, plans[0].name);
   const targets = evaluateTargets(plans, runsByName);
@@ -143,6 +250,7 @@ async function main() {
     cpus: os.cpus().length,
     platform: `${process.platform}-${process.arch}`,
     server: cfg.serverCmd || 'node dist/src/main.js',
+    serverVariants: variantsMeta(selected),
   };
 
   printReport({ meta, rows, targets }, cfg.strict);
@@ -168,8 +276,10 @@ try {
     // Our own failures are plain Errors with a self-explanatory message; anything else
     // (TypeError from a scenario, fetch failure, ...) is worth its stack.
     console.error(`\n[bench] failed: ${err?.constructor === Error ? err.message : (err?.stack ?? err)}`);
-    const tail = server?.tail();
-    if (tail) console.error(`\n[bench] last server output:\n${tail}`);
+    // Without a tag (e.g. a bad scenario file) the main server's output is the best guess.
+    const inst = err?.server ?? instances[0];
+    const tail = inst?.server?.tail();
+    if (tail) console.error(`\n[bench] last output of the ${inst.label}:\n${tail}`);
   }
 } finally {
   await cleanup();

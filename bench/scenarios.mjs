@@ -8,10 +8,36 @@
 //   setup?: async (baseUrl) => ctx,   seeding, run once before the first round
 //   expectStatus?,               201 | '2xx' | [200, 304] (default '2xx'); others count as non-2xx
 //   target?: { minRatioTo: 'bare', min: 0.9 },   req/s ratio to another scenario; PASS/FAIL
+//            | [{ minRatioTo, min }, ...]         several targets, each evaluated and reported;
+//                                minRatioTo is any scenario name; if BENCH_FILTER leaves it
+//                                out, the target is reported as SKIP (never pulled in)
+//   server?: '<name>',           run against servers['<name>'] (below) instead of the main server:
+//                                setup(baseUrl) and the requests get that server's base URL
 //   baseline?: 'bare',           marks THE reference scenario (exactly one): runs first,
 //                                ignores BENCH_FILTER, denominator of the "ratio to bare" column
 // }
-import { createEvent, signUp } from './lib/seed.mjs';
+import { createEvent, fillTag, signUp, storeDoc, warmCache } from './lib/seed.mjs';
+
+// Server variants: `{ '<name>': { env: { VAR: 'value' } } }`. Each variant used by a selected
+// scenario gets one extra process for the whole run, with the main server's env (own PORT,
+// PGlite dir and Redis key prefix) plus `env` on top. Its scenarios' "ratio to bare" still
+// divides by the main server's bare (another process), so a variant's scenario is better
+// judged by a target against a reference scenario (limit, peer) than by that column.
+export const servers = {
+  // The two-tier cache with L1 disabled: every hit is a Redis round trip.
+  'l1-off': { env: { CACHE_L1_MAX_ENTRIES: '0' } },
+};
+
+// A fresh event whose cached route has answered HIT: the measured requests are all hits.
+async function warmEvent(baseUrl, route) {
+  const event = await createEvent(baseUrl);
+  await warmCache(baseUrl, route(event.id));
+  return event;
+}
+
+const eventRoute = (id) => `/events/${id}`;
+const officialRoute = (id) => `/__bench/cache/official/events/${id}`;
+const invalidateRoute = ({ tag }) => `/__bench/cache/tags/${tag}/invalidate`;
 
 export const scenarios = [
   {
@@ -21,10 +47,11 @@ export const scenarios = [
     path: '/__bench/bare',
   },
   {
+    // The event detail straight from the database (GET /events/:id itself is cached now).
     name: 'events.get uncached',
     method: 'GET',
     setup: (baseUrl) => createEvent(baseUrl),
-    path: (event) => `/events/${event.id}`,
+    path: (event) => `/__bench/cache/source/events/${event.id}`,
   },
   {
     // The session guard's cost: one token check and one store round trip (touch) per request.
@@ -33,5 +60,63 @@ export const scenarios = [
     setup: (baseUrl) => signUp(baseUrl),
     path: '/__bench/authenticated',
     headers: (auth) => auth,
+  },
+  // The cache's references come first: the floor a Redis-backed hit cannot beat (one raw
+  // GET) and the peer (the official @nestjs/cache-manager interceptor on a Redis store).
+  {
+    name: 'redis GET limit',
+    method: 'GET',
+    setup: async (baseUrl) => {
+      const event = await createEvent(baseUrl);
+      await storeDoc(baseUrl, event.id);
+      return event;
+    },
+    path: (event) => `/__bench/cache/docs/${event.id}`,
+  },
+  {
+    name: 'cache.get official peer',
+    method: 'GET',
+    setup: (baseUrl) => warmEvent(baseUrl, officialRoute),
+    path: (event) => officialRoute(event.id),
+  },
+  {
+    // An L1 hit should cost next to nothing over the bare route, and clearly beat the peer.
+    name: 'cache.get L1 hit',
+    method: 'GET',
+    setup: (baseUrl) => warmEvent(baseUrl, eventRoute),
+    path: (event) => eventRoute(event.id),
+    target: [
+      { minRatioTo: 'bare', min: 0.9 },
+      { minRatioTo: 'cache.get official peer', min: 1.5 },
+    ],
+  },
+  {
+    // Same route with L1 off: what our Redis tier adds over a single raw GET.
+    name: 'cache.get Redis only (L1 off)',
+    method: 'GET',
+    server: 'l1-off',
+    setup: (baseUrl) => warmEvent(baseUrl, eventRoute),
+    path: (event) => eventRoute(event.id),
+    target: [
+      { minRatioTo: 'redis GET limit', min: 0.9 },
+      { minRatioTo: 'cache.get official peer', min: 1.0 },
+    ],
+  },
+  {
+    // Repeated invalidation of one tag; the setup's entries only matter for the 100k twin.
+    name: 'cache tag invalidate (10 entries)',
+    method: 'POST',
+    setup: (baseUrl) => fillTag(baseUrl, 'small', 10),
+    path: invalidateRoute,
+    expectStatus: 204,
+  },
+  {
+    // Invalidation must not scale with the tag's size: as fast as over 10 entries.
+    name: 'cache tag invalidate (100k entries)',
+    method: 'POST',
+    setup: (baseUrl) => fillTag(baseUrl, 'large', 100_000),
+    path: invalidateRoute,
+    expectStatus: 204,
+    target: { minRatioTo: 'cache tag invalidate (10 entries)', min: 0.9 },
   },
 ];

@@ -1,11 +1,14 @@
 // Seeding helpers for scenario setup() functions (plain fetch, run once before measuring).
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 
-export async function requestJson(baseUrl, method, path, body, expectStatus, headers = {}) {
+// timeoutMs: raise it only for requests known to be slow (e.g. filling 100k cache entries).
+export async function requestJson(baseUrl, method, path, body, expectStatus, headers = {}, timeoutMs = 10_000) {
   const res = await fetch(new URL(path, baseUrl), {
     method,
     headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
+    signal: AbortSignal.timeout(timeoutMs),
   });
   const text = await res.text();
   if (expectStatus !== undefined && res.status !== expectStatus) {
@@ -47,4 +50,40 @@ export async function createEvent(baseUrl, overrides = {}) {
   );
   if (!event?.id) throw new Error(`POST /events returned no id: ${JSON.stringify(event)}`);
   return event;
+}
+
+const WARM_MAX_TRIES = 10;
+
+/**
+ * GETs a cached route until it answers `X-Cache: HIT` (at least twice: the first is the MISS
+ * that fills the cache). Throws otherwise, since a "hit" scenario that misses would quietly
+ * measure the uncached path. Retries because the cache write after a MISS may land after
+ * the response has been sent.
+ */
+export async function warmCache(baseUrl, path) {
+  let outcome = 'none';
+  for (let i = 1; i <= WARM_MAX_TRIES; i++) {
+    const res = await fetch(new URL(path, baseUrl), { signal: AbortSignal.timeout(10_000) });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`GET ${path} answered ${res.status} while warming the cache`);
+    outcome = res.headers.get('x-cache') ?? 'no X-Cache header';
+    if (i >= 2 && outcome === 'HIT') return;
+    if (i >= 2) await sleep(50);
+  }
+  throw new Error(`GET ${path} still answers X-Cache: ${outcome} after ${WARM_MAX_TRIES} tries`);
+}
+
+// The limit route's document: the event JSON stored as a plain Redis string.
+export async function storeDoc(baseUrl, id) {
+  await requestJson(baseUrl, 'POST', `/__bench/cache/docs/${id}`, undefined, 204);
+}
+
+const FILL_TIMEOUT_MS = 120_000; // 100k entries take 15-30 s; room for a slower machine
+
+// `n` cache entries under a tag unique to this call (`<prefix>-<random>`), so repeated or
+// concurrent runs never invalidate each other's tag. Returns { tag, entries, ms }.
+export async function fillTag(baseUrl, prefix, n) {
+  const tag = `${prefix}-${randomBytes(4).toString('hex')}`;
+  const path = `/__bench/cache/tags/${tag}/fill?n=${n}`;
+  return requestJson(baseUrl, 'POST', path, undefined, 201, {}, FILL_TIMEOUT_MS);
 }

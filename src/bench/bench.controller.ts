@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Controller, Get, Module, ParseIntPipe, Query } from '@nestjs/common';
+import { Controller, Get, ParseIntPipe, Query } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { CurrentUser, Public, type SessionUser } from '../platform/session';
 
@@ -28,6 +28,3 @@ export class BenchController {
     return { ok: true, sleptMs: ms };
   }
 }
-
-@Module({ controllers: [BenchController] })
-export class BenchModule {}
