@@ -17,6 +17,20 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   if (!serverUrl) {
     return { env: { PGLITE_DATA_DIR: 'memory://' }, kind: 'pglite', drop: async () => undefined };
   }
+  return createPostgresDatabase(serverUrl);
+}
+
+/** The machine's PostgreSQL, when TEST_DATABASE_URL does not name another. */
+export const LOCAL_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
+
+/**
+ * A fresh PostgreSQL database, whatever TEST_DATABASE_URL says: several app instances share state
+ * only through PostgreSQL and Redis (PGlite is one process's database), so multi-instance suites
+ * always run here.
+ */
+export async function createPostgresDatabase(
+  serverUrl = process.env.TEST_DATABASE_URL ?? LOCAL_POSTGRES_URL,
+): Promise<TestDatabase> {
   const name = `bo_e2e_${randomBytes(6).toString('hex')}`;
   await withAdmin(serverUrl, (client) => client.query(`CREATE DATABASE ${name}`));
   const url = new URL(serverUrl);
