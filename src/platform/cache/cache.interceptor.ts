@@ -18,8 +18,10 @@ export interface CacheableRequest {
   user?: { id?: unknown };
 }
 
+type CachedPlan = CachedOptions & { status: number; names: Map<string, string> };
+
 interface Plan {
-  cached?: CachedOptions & { status: number };
+  cached?: CachedPlan;
   invalidates?: InvalidatesCacheOptions;
 }
 
@@ -72,7 +74,7 @@ export class CacheInterceptor implements NestInterceptor {
   }
 
   private serve(
-    cached: NonNullable<Plan['cached']>,
+    cached: CachedPlan,
     request: CacheableRequest,
     response: unknown,
     next: CallHandler,
@@ -85,20 +87,28 @@ export class CacheInterceptor implements NestInterceptor {
     }
     const route = this.routeOf(request);
     const key = `http\n${route}\n${caller ?? ''}\n${stableParams(request.params)}\n${stableQuery(request.query)}`;
+    const name = this.metricName(cached, route);
+    // The hit path builds nothing else: tags and options are only needed to load.
+    const hit = this.cache.peek<HttpEntry>(key, name);
+    if (hit) return of(this.send(response, hit, 'HIT', scope, cached.maxAge));
     const options: CacheOptions<HttpEntry> = {
       ttl: cached.ttl,
       tags: cached.tags && fillTemplates(cached.tags, request.params),
       staleWhileRevalidate: cached.staleWhileRevalidate,
       codec: HTTP_ENTRY_CODEC,
-      name: `GET ${route}`,
+      name,
     };
-    const hit = this.cache.peek(key, options);
-    if (hit) return of(this.send(response, hit, 'HIT', scope, cached.maxAge));
-    const loader = async () =>
-      httpEntryOf(await lastValueFrom(next.handle(), { defaultValue: undefined }), cached.status);
+    const loader = async () => httpEntryOf(await lastValueFrom(next.handle(), { defaultValue: undefined }), cached.status);
     return from(this.cache.fetch(key, loader, options)).pipe(
       map((result) => this.send(response, result.value, result.outcome, scope, cached.maxAge)),
     );
+  }
+
+  /** `GET <route pattern>`, kept per route: the metric label of every lookup. */
+  private metricName(cached: CachedPlan, route: string): string {
+    let name = cached.names.get(route);
+    if (name === undefined) cached.names.set(route, (name = `GET ${route}`));
+    return name;
   }
 
   private send(response: unknown, entry: HttpEntry, outcome: CacheOutcome, scope: string, maxAge = 0): string {
@@ -120,7 +130,7 @@ export class CacheInterceptor implements NestInterceptor {
       const cached = this.reflector.getAllAndOverride<CachedOptions | false | undefined>(CACHED, targets);
       const status = this.reflector.get<number | undefined>(HTTP_CODE_METADATA, handler) ?? HttpStatus.OK;
       plan = {
-        cached: cached ? { ...cached, status } : undefined,
+        cached: cached ? { ...cached, status, names: new Map() } : undefined,
         invalidates: this.reflector.getAllAndOverride<InvalidatesCacheOptions | undefined>(INVALIDATES_CACHE, targets),
       };
       this.plans.set(handler, plan);

@@ -12,6 +12,7 @@ export class CacheMetrics {
   private readonly loads: Counter<'cache'>;
   private readonly storeErrors: Counter;
   private readonly children = new Map<string, Inc>();
+  private readonly requestChildren = new Map<string, Map<CacheResultLabel, Inc>>();
 
   constructor(registry: Registry | undefined, l1Size: () => number) {
     const registers = registry ? [registry] : [];
@@ -43,7 +44,11 @@ export class CacheMetrics {
   }
 
   request(cache: string, result: CacheResultLabel): void {
-    this.child(`r ${cache} ${result}`, () => this.requests.labels(cache, result)).inc();
+    let byResult = this.requestChildren.get(cache);
+    if (!byResult) this.requestChildren.set(cache, (byResult = new Map()));
+    let child = byResult.get(result);
+    if (!child) byResult.set(result, (child = this.requests.labels(cache, result)));
+    child.inc();
   }
 
   load(cache: string): void {

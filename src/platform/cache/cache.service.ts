@@ -114,10 +114,13 @@ export class CacheService implements OnModuleInit {
   }
 
   /** The L1 alone, synchronously: a fresh, current value or undefined. Never runs the loader. */
-  peek<T>(key: string, options: CacheOptions<T> = {}): T | undefined {
+  peek<T>(key: string, name = 'default'): T | undefined {
     const item = this.l1?.get(key);
-    if (!item || Date.now() >= item.entry.freshUntil || !this.usable() || !this.currentLocally(item.entry)) return;
-    this.metrics.request(options.name ?? 'default', 'hit_l1');
+    if (!item) return;
+    const now = Date.now();
+    if (now >= item.entry.freshUntil || now < this.breakerUntil || !this.store.ready) return;
+    if (!this.currentLocally(item.entry)) return;
+    this.metrics.request(name, 'hit_l1');
     return item.value as T;
   }
 
