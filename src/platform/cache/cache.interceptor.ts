@@ -98,7 +98,8 @@ export class CacheInterceptor implements NestInterceptor {
       codec: HTTP_ENTRY_CODEC,
       name,
     };
-    const loader = async () => httpEntryOf(await lastValueFrom(next.handle(), { defaultValue: undefined }), cached.status);
+    const loader = async () =>
+      httpEntryOf(await lastValueFrom(next.handle(), { defaultValue: undefined }), cached.status);
     return from(this.cache.fetch(key, loader, options)).pipe(
       map((result) => this.send(response, result.value, result.outcome, scope, cached.maxAge)),
     );

@@ -52,7 +52,14 @@ export interface CacheStore {
 export const CACHE_STORE = Symbol('CACHE_STORE');
 export const InjectCacheStore = (): ParameterDecorator => Inject(CACHE_STORE);
 
-/** A version from the clock (µs since the epoch), so a tag that lost its counter never reuses an old version. */
+let lastClockVersion = 0;
+
+/**
+ * A version from the clock (µs since the epoch), above `floor` and above every version this
+ * process issued before: a tag that lost its counter never comes back with an old version, even
+ * within the same millisecond.
+ */
 export function clockVersion(floor = 0): string {
-  return String(Math.max(Date.now() * 1000, floor + 1));
+  lastClockVersion = Math.max(Date.now() * 1000, floor + 1, lastClockVersion + 1);
+  return String(lastClockVersion);
 }

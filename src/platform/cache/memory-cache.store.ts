@@ -11,6 +11,7 @@ export interface MemoryCacheStoreOptions {
 }
 
 const ENTRY_OVERHEAD = 96;
+const MAX_LEASES = 10_000;
 
 /**
  * The in-process store (Redis not configured): one process is the whole cluster, so it is the
@@ -84,6 +85,7 @@ export class MemoryCacheStore implements CacheStore {
     const now = Date.now();
     const lease = this.leases.get(key);
     if (lease && lease.expiresAt > now) return false;
+    if (this.leases.size >= MAX_LEASES) this.dropExpiredLeases(now);
     this.leases.set(key, { owner, expiresAt: now + ttlMs });
     return true;
   }
@@ -97,6 +99,11 @@ export class MemoryCacheStore implements CacheStore {
     this.tags.clear();
     this.leases.clear();
     this.emit({ kind: 'reset' });
+  }
+
+  /** Leases are released by their owners; this only bounds the map against owners that never come back. */
+  private dropExpiredLeases(now: number): void {
+    for (const [key, lease] of this.leases) if (lease.expiresAt <= now) this.leases.delete(key);
   }
 
   onSignal(listener: (signal: CacheSignal) => void): void {

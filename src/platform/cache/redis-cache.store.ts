@@ -104,12 +104,18 @@ export class RedisCacheStore implements CacheStore {
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {
-    const raw = await this.conn.get(entryKey(key));
-    return raw === null ? undefined : decodeEntry(raw);
+    try {
+      const raw = await this.conn.get(entryKey(key));
+      return raw === null ? undefined : decodeEntry(raw);
+    } catch (error) {
+      // Something else sits at the key: a miss (the next fill overwrites it), not an outage.
+      if (error instanceof Error && error.message.startsWith('WRONGTYPE')) return undefined;
+      throw error;
+    }
   }
 
   async fill(key: string, entry: CacheEntry, owner = ''): Promise<void> {
-    const ttl = Math.max(1, entry.staleUntil - Date.now());
+    const ttl = Math.max(1, Math.ceil(entry.staleUntil - Date.now()));
     await this.scripts.fill(
       [entryKey(key), leaseKey(key)],
       [encodeEntry(entry), ttl, owner, this.channel, `f|${key}|${owner}`],
@@ -129,7 +135,7 @@ export class RedisCacheStore implements CacheStore {
   }
 
   async acquireFill(key: string, owner: string, ttlMs: number): Promise<boolean> {
-    return (await this.conn.set(leaseKey(key), owner, 'PX', ttlMs, 'NX')) === 'OK';
+    return (await this.conn.set(leaseKey(key), owner, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
   }
 
   async releaseFill(key: string, owner: string): Promise<void> {
@@ -193,16 +199,26 @@ export function decodeEntry(raw: string): CacheEntry | undefined {
   const newline = raw.indexOf('\n');
   if (newline < 0) return undefined;
   try {
-    const [freshUntil, staleUntil, tags, versions] = JSON.parse(raw.slice(0, newline)) as [
-      number,
-      number,
-      string[],
-      string[],
-    ];
+    const header: unknown = JSON.parse(raw.slice(0, newline));
+    if (!isHeader(header)) return undefined;
+    const [freshUntil, staleUntil, tags, versions] = header;
     return { payload: raw.slice(newline + 1), freshUntil, staleUntil, tags, versions };
   } catch {
     return undefined; // a foreign or corrupt value is a miss, never an error
   }
+}
+
+function isHeader(value: unknown): value is [number, number, string[], string[]] {
+  if (!Array.isArray(value) || value.length !== 4) return false;
+  const [fresh, stale, tags, versions] = value as unknown[];
+  const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
+  return (
+    typeof fresh === 'number' &&
+    typeof stale === 'number' &&
+    strings(tags) &&
+    strings(versions) &&
+    tags.length === versions.length
+  );
 }
 
 function escapeGlob(value: string): string {
