@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import type { RedisClient, RedisScriptCall, RedisService } from '../redis';
 import type { CacheEntry, CacheSignal, CacheStore } from './cache.store';
@@ -7,20 +8,26 @@ import type { CacheEntry, CacheSignal, CacheStore } from './cache.store';
 const entryKey = (key: string) => `cache:{${key}}:e`;
 const leaseKey = (key: string) => `cache:{${key}}:l`;
 const tagKey = (tag: string) => `cache:t:${tag}`;
+/**
+ * Tag counters expire after a week without an invalidation, so tags of deleted things do not pile
+ * up. Safe: a counter that comes back starts from the clock, above every version it had, so the
+ * entries stamped with the old one become misses, never stale hits.
+ */
+const TAG_TTL_MS = 7 * 86_400_000;
 
 // Versions come from the server clock in µs, as strings (Lua numbers would lose digits), so a tag
 // key that was evicted comes back with a higher version than any entry was stamped with.
 const CLOCK = `local t = redis.call('TIME')
 local now = t[1] .. string.rep('0', 6 - #t[2]) .. t[2]`;
 
-/** KEYS: tag. */
+/** KEYS: tag. ARGV: ttl ms. */
 const TAG_VERSION = `local v = redis.call('GET', KEYS[1])
 if v then return v end
 ${CLOCK}
-redis.call('SET', KEYS[1], now)
+redis.call('SET', KEYS[1], now, 'PX', ARGV[1])
 return now`;
 
-/** KEYS: tag. ARGV: channel, message prefix. */
+/** KEYS: tag. ARGV: channel, message prefix, ttl ms. */
 const TAG_BUMP = `${CLOCK}
 local cur = redis.call('GET', KEYS[1])
 if cur and tonumber(cur) >= tonumber(now) then
@@ -29,6 +36,7 @@ if cur and tonumber(cur) >= tonumber(now) then
 else
   redis.call('SET', KEYS[1], now)
 end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 redis.call('PUBLISH', ARGV[1], ARGV[2] .. now)
 return now`;
 
@@ -64,10 +72,11 @@ export class RedisCacheStore implements CacheStore {
   private readonly listeners: ((signal: CacheSignal) => void)[] = [];
   private readonly scripts: Record<'tagVersion' | 'tagBump' | 'fill' | 'release' | 'delete', Script>;
   private subscribed = false;
+  private readonly subscribeTimeoutMs: number;
 
   constructor(
     private readonly redis: RedisService,
-    options: { commandTimeoutMs: number },
+    options: { commandTimeoutMs: number; subscribeTimeoutMs?: number },
   ) {
     this.channel = `${redis.prefix}cache:signals`;
     this.conn = redis.createConnection({
@@ -79,6 +88,7 @@ export class RedisCacheStore implements CacheStore {
     // The subscriber resubscribes by hand after each reconnect, and only then says `reset`:
     // whatever was published while it was away is lost, so local copies cannot be trusted.
     this.sub = redis.createConnection({ autoResubscribe: false, enableOfflineQueue: true });
+    this.subscribeTimeoutMs = options.subscribeTimeoutMs ?? 2000;
     this.sub.on('ready', () => void this.subscribe());
     this.sub.on('close', () => (this.subscribed = false));
     this.sub.on('message', (_channel: string, message: string) => this.onMessage(message));
@@ -97,10 +107,15 @@ export class RedisCacheStore implements CacheStore {
     return this.subscribed && this.conn.status === 'ready';
   }
 
-  /** Starts connecting and returns at once: until both connections are up, `ready` is false and callers go to the source. */
-  async connect(): Promise<void> {
+  /**
+   * Starts connecting and waits until ready, or `waitMs` at most: a Redis that is down must not
+   * hold up the start. Until ready, callers go to the source.
+   */
+  async connect(waitMs = this.redis.connectTimeoutMs): Promise<void> {
     void this.conn.connect().catch(() => undefined);
     void this.sub.connect().catch(() => undefined);
+    const deadline = Date.now() + waitMs;
+    while (!this.ready && Date.now() < deadline) await sleep(10);
   }
 
   async get(key: string): Promise<CacheEntry | undefined> {
@@ -127,11 +142,11 @@ export class RedisCacheStore implements CacheStore {
   }
 
   async tagVersions(tags: string[]): Promise<string[]> {
-    return Promise.all(tags.map(async (tag) => String(await this.scripts.tagVersion([tagKey(tag)]))));
+    return Promise.all(tags.map(async (tag) => String(await this.scripts.tagVersion([tagKey(tag)], [TAG_TTL_MS]))));
   }
 
   async invalidateTag(tag: string): Promise<string> {
-    return String(await this.scripts.tagBump([tagKey(tag)], [this.channel, `t|${tag}|`]));
+    return String(await this.scripts.tagBump([tagKey(tag)], [this.channel, `t|${tag}|`, TAG_TTL_MS]));
   }
 
   async acquireFill(key: string, owner: string, ttlMs: number): Promise<boolean> {
@@ -163,13 +178,27 @@ export class RedisCacheStore implements CacheStore {
     this.listeners.push(listener);
   }
 
+  /**
+   * Subscribes after every (re)connect. A SUBSCRIBE that is not confirmed in time (seen here now
+   * and then with ioredis 6 on a fresh connection) or that fails makes the subscriber reconnect and
+   * try again: without the channel the L1 cannot be trusted, and the cache would quietly go to Redis
+   * or the source for every request.
+   */
   private async subscribe(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('SUBSCRIBE not confirmed in time')), this.subscribeTimeoutMs);
+    });
     try {
-      await this.sub.subscribe(this.channel);
+      await Promise.race([this.sub.subscribe(this.channel), timeout]);
       this.subscribed = true;
       this.emit({ kind: 'reset' });
     } catch (error) {
-      this.logger.warn(`cache signal subscription failed: ${(error as Error).message}`);
+      if (this.sub.status !== 'ready') return; // closing or reconnecting: the next 'ready' subscribes
+      this.logger.warn(`cache signal subscription failed, reconnecting: ${(error as Error).message}`);
+      this.sub.disconnect(true);
+    } finally {
+      clearTimeout(timer);
     }
   }
 

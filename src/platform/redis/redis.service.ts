@@ -68,6 +68,11 @@ export class RedisService extends EventEmitter<RedisStateEvents> implements OnMo
     return this.options.keyPrefix ?? 'bo:';
   }
 
+  /** How long a start waits for Redis before serving on the failure policies. */
+  get connectTimeoutMs(): number {
+    return this.options.connectTimeoutMs ?? 2000;
+  }
+
   /** The request-path client. Throws when Redis is not configured: check `configured` first. */
   get client(): RedisClient {
     if (!this.primary) throw new RedisUnavailableError('not_configured');
@@ -136,7 +141,7 @@ export class RedisService extends EventEmitter<RedisStateEvents> implements OnMo
     }
     // Start serving even if Redis is down: each module has a failure policy for that. Waiting
     // up to one connect timeout only spares the first requests a needless fallback.
-    const deadline = new Promise((resolve) => setTimeout(resolve, this.options.connectTimeoutMs ?? 2000).unref());
+    const deadline = new Promise((resolve) => setTimeout(resolve, this.connectTimeoutMs).unref());
     await Promise.race([this.primary.connect().catch(() => undefined), deadline]);
   }
 
