@@ -6,6 +6,7 @@ import { CacheMetrics, type CacheResultLabel } from './cache.metrics';
 import { CACHE_DEFAULTS, CACHE_MODULE_OPTIONS, type CacheModuleOptions } from './cache.module-definition';
 import { InjectCacheStore, type CacheEntry, type CacheSignal, type CacheStore } from './cache.store';
 import { L1Tier } from './l1-tier';
+import { TagVersions } from './tag-versions';
 
 /** Turns values into the string a store keeps, and back. */
 export interface CacheCodec<T> {
@@ -48,7 +49,6 @@ class StoreFailure extends Error {}
 
 const JSON_CODEC: CacheCodec<unknown> = { encode: (value) => JSON.stringify(value), decode: (p) => JSON.parse(p) };
 const hash = (value: string) => RedisService.hashKeyPart(value);
-const MAX_KNOWN_TAGS = 100_000;
 
 /**
  * Two-tier cache with tags, stampede protection and stale-while-revalidate, failing open.
@@ -67,11 +67,7 @@ export class CacheService implements OnModuleInit {
   private readonly logger = new Logger('Cache');
   private readonly options: Required<CacheModuleOptions>;
   private readonly l1: L1Tier | null;
-  /**
-   * Tag versions this instance knows to be current (kept by signals, dropped on reset). A plain
-   * Map read on every L1 hit; past its bound it is emptied, which only costs store lookups.
-   */
-  private readonly known = new Map<string, string>();
+  private readonly tags: TagVersions;
   private readonly flights = new Map<string, Promise<CacheResult<unknown>>>();
   private readonly refreshing = new Set<string>();
   private readonly fillWaiters = new Map<string, Set<() => void>>();
@@ -95,6 +91,7 @@ export class CacheService implements OnModuleInit {
       store.shared && this.options.l1MaxEntries > 0
         ? new L1Tier(this.options.l1MaxEntries, this.options.l1MaxBytes)
         : null;
+    this.tags = new TagVersions((tags) => this.storeCall(() => this.store.tagVersions(tags)));
     this.metrics = new CacheMetrics(metrics?.registry, () => this.l1?.size ?? 0);
     store.onSignal((signal) => this.onSignal(signal));
   }
@@ -119,7 +116,7 @@ export class CacheService implements OnModuleInit {
     if (!item) return;
     const now = Date.now();
     if (now >= item.entry.freshUntil || now < this.breakerUntil || !this.store.ready) return;
-    if (!this.currentLocally(item.entry)) return;
+    if (!this.tags.currentLocally(item.entry)) return;
     this.metrics.request(name, 'hit_l1');
     return item.value as T;
   }
@@ -148,7 +145,7 @@ export class CacheService implements OnModuleInit {
     }
     try {
       const versions = await Promise.all(ids.map((id) => this.store.invalidateTag(id)));
-      ids.forEach((id, i) => this.learn(id, versions[i]!));
+      ids.forEach((id, i) => this.tags.learn(id, versions[i]!));
     } catch (error) {
       ids.forEach((id) => this.pendingTags.add(id));
       this.trip(error);
@@ -166,7 +163,7 @@ export class CacheService implements OnModuleInit {
   /** Empties this cache's namespace in the store (never the rest of Redis) and every instance's L1. */
   async clear(): Promise<void> {
     this.l1?.clear();
-    this.known.clear();
+    this.tags.forget();
     await this.store.clear();
   }
 
@@ -186,7 +183,7 @@ export class CacheService implements OnModuleInit {
 
   private fromL1<T>(key: string, loader: CacheLoader<T>, spec: Spec<T>): CacheResult<T> | undefined {
     const item = this.l1?.get(key);
-    if (!item || !this.usable() || !this.currentLocally(item.entry)) return;
+    if (!item || !this.usable() || !this.tags.currentLocally(item.entry)) return;
     const now = Date.now();
     if (now < item.entry.freshUntil) return this.result(spec, 'hit_l1', item.value as T);
     if (now < item.entry.staleUntil) {
@@ -220,7 +217,7 @@ export class CacheService implements OnModuleInit {
     spec: Spec<T>,
   ): Promise<CacheResult<T> | undefined> {
     const now = Date.now();
-    if (now >= entry.staleUntil || !(await this.current(entry))) return;
+    if (now >= entry.staleUntil || !(await this.tags.current(entry))) return;
     const value = this.decode(entry, spec.codec);
     this.remember(key, id, entry, value);
     if (now < entry.freshUntil) return this.result(spec, 'hit_l2', value);
@@ -231,7 +228,7 @@ export class CacheService implements OnModuleInit {
   /** A miss: take the fill lease and load, or wait for whoever holds it. */
   private async load<T>(key: string, id: string, loader: CacheLoader<T>, spec: Spec<T>): Promise<CacheResult<T>> {
     const owner = this.owner();
-    const versions = await this.versionsOf(spec.tags);
+    const versions = await this.tags.of(spec.tags);
     const deadline = Date.now() + this.options.fillLeaseMs;
     let leased = false;
     for (let attempt = 0; Date.now() < deadline; attempt++) {
@@ -266,7 +263,7 @@ export class CacheService implements OnModuleInit {
     const owner = this.owner();
     void (async () => {
       try {
-        const versions = await this.versionsOf(spec.tags);
+        const versions = await this.tags.of(spec.tags);
         if (!(await this.storeCall(() => this.store.acquireFill(id, owner, this.options.fillLeaseMs)))) return;
         let value: T;
         try {
@@ -315,42 +312,10 @@ export class CacheService implements OnModuleInit {
     return { value, outcome };
   }
 
-  /** Tags current by what this instance knows, without asking the store. */
-  private currentLocally(entry: CacheEntry): boolean {
-    for (let i = 0; i < entry.tags.length; i++) {
-      if (this.known.get(entry.tags[i]!) !== entry.versions[i]) return false;
-    }
-    return true;
-  }
-
-  private async current(entry: CacheEntry): Promise<boolean> {
-    if (this.currentLocally(entry)) return true;
-    const versions = await this.versionsOf(entry.tags);
-    return versions.every((version, i) => version === entry.versions[i]);
-  }
-
-  /** Current versions of tag ids: known ones locally, the rest from the store (then known). */
-  private async versionsOf(tags: string[]): Promise<string[]> {
-    const versions = tags.map((tag) => this.known.get(tag));
-    const unknown = tags.filter((_, i) => versions[i] === undefined);
-    if (!unknown.length) return versions as string[];
-    const fetched = await this.storeCall(() => this.store.tagVersions(unknown));
-    unknown.forEach((tag, i) => this.learn(tag, fetched[i]!));
-    return tags.map((tag, i) => versions[i] ?? this.known.get(tag) ?? fetched[unknown.indexOf(tag)]!);
-  }
-
-  /** Versions only move up: a late reply never overwrites a newer version heard on the channel. */
-  private learn(tag: string, version: string): void {
-    const known = this.known.get(tag);
-    if (known !== undefined && Number(version) <= Number(known)) return;
-    if (known === undefined && this.known.size >= MAX_KNOWN_TAGS) this.known.clear();
-    this.known.set(tag, version);
-  }
-
   private onSignal(signal: CacheSignal): void {
     switch (signal.kind) {
       case 'tag':
-        this.learn(signal.tag, signal.version);
+        this.tags.learn(signal.tag, signal.version);
         break;
       case 'fill':
         if (!signal.owner.startsWith(`${this.instance}:`)) this.l1?.deleteById(signal.key);
@@ -361,7 +326,7 @@ export class CacheService implements OnModuleInit {
         break;
       case 'reset':
         this.l1?.clear();
-        this.known.clear();
+        this.tags.forget();
         break;
     }
   }
@@ -385,7 +350,7 @@ export class CacheService implements OnModuleInit {
     this.replaying ??= (async () => {
       try {
         for (const tag of [...this.pendingTags]) {
-          this.learn(tag, await this.storeCall(() => this.store.invalidateTag(tag)));
+          this.tags.learn(tag, await this.storeCall(() => this.store.invalidateTag(tag)));
           this.pendingTags.delete(tag);
         }
       } finally {
@@ -421,7 +386,7 @@ export class CacheService implements OnModuleInit {
   private trip(error: unknown): void {
     this.breakerUntil = Date.now() + this.options.retryAfterFailureMs;
     this.l1?.clear();
-    this.known.clear();
+    this.tags.forget();
     this.metrics.storeError();
     if (!this.outage) {
       this.outage = true;
