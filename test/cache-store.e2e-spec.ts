@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { MemoryCacheStore } from '../src/platform/cache/memory-cache.store';
 import { RedisCacheStore, decodeEntry, encodeEntry } from '../src/platform/cache/redis-cache.store';
 import type { CacheEntry, CacheSignal, CacheStore } from '../src/platform/cache/cache.store';
 import { RedisService } from '../src/platform/redis';
-import { RedisProcess, TEST_REDIS_URL, rawRedis, uniquePrefix } from './support/redis';
+import { TEST_REDIS_URL, uniquePrefix } from './support/redis';
+import { redisHarness, stopQuietly } from './support/redis-harness';
 
 // One contract, two stores: every case in the `describe.each` below holds for the shared Redis store
 // and for the in-process memory store alike; store-specific behaviour is tested after it.
@@ -14,10 +14,7 @@ import { RedisProcess, TEST_REDIS_URL, rawRedis, uniquePrefix } from './support/
 /** Slack allowed between this process's clock and the clock a store versions tags with (µs). */
 const CLOCK_SLACK_US = 1_000_000;
 
-const services: RedisService[] = [];
-const procs: RedisProcess[] = [];
-const sharedPrefixes: string[] = [];
-let shared: Redis;
+const { shared, services, sharedPrefixes, openService, privateRedis } = redisHarness('cache');
 
 /** An opaque key, tag or id as the CacheService passes them: a hash, base64url. */
 const id = () => randomBytes(16).toString('base64url');
@@ -82,12 +79,7 @@ async function settle<T>(promise: Promise<T>): Promise<{ ms: number; value?: T; 
 async function openRedisStore(
   options: { url?: string; commandTimeoutMs?: number } = {},
 ): Promise<{ store: RedisCacheStore; redis: RedisService; prefix: string }> {
-  const prefix = uniquePrefix('cache');
-  const url = options.url ?? TEST_REDIS_URL;
-  if (url === TEST_REDIS_URL) sharedPrefixes.push(prefix);
-  const redis = new RedisService({ url, keyPrefix: prefix });
-  services.push(redis);
-  await redis.onModuleInit();
+  const { redis, prefix } = await openService({ url: options.url });
   const store = new RedisCacheStore(redis, { commandTimeoutMs: options.commandTimeoutMs ?? 1000 });
   await store.connect();
   // Ready once its subscriber has subscribed (and its command connection is up).
@@ -95,50 +87,7 @@ async function openRedisStore(
   return { store, redis, prefix };
 }
 
-async function privateRedis(): Promise<RedisProcess> {
-  const proc = await RedisProcess.start();
-  procs.push(proc);
-  return proc;
-}
-
-/** RedisProcess.kill() can wait forever on a process that is already dead, so cleanup never waits on it for long. */
-async function stopQuietly(proc: RedisProcess): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([proc.stop(), new Promise((resolve) => (timer = setTimeout(resolve, 2000)))]);
-  clearTimeout(timer);
-}
-
-let unhandled: jest.SpyInstance;
-
-beforeAll(() => {
-  Logger.overrideLogger(false);
-  shared = rawRedis();
-});
-
-afterAll(async () => {
-  // Nothing may outlive the suite (it runs with --detectOpenHandles).
-  await Promise.all(procs.splice(0).map((proc) => stopQuietly(proc)));
-  await Promise.all(services.splice(0).map((redis) => redis.onApplicationShutdown()));
-  await shared.quit();
-});
-
-beforeEach(() => {
-  // ioredis prints this (and nothing else) when an 'error' event has no listener.
-  unhandled = jest.spyOn(console, 'error');
-});
-
-afterEach(async () => {
-  // Private servers first: a paused one would make a polite QUIT wait for its timeout.
-  await Promise.all(procs.splice(0).map((proc) => stopQuietly(proc)));
-  await Promise.all(services.splice(0).map((redis) => redis.onApplicationShutdown()));
-  for (const prefix of sharedPrefixes.splice(0)) {
-    const keys = await shared.keys(`${prefix}*`);
-    if (keys.length) await shared.del(...keys);
-  }
-  const ioredisErrors = unhandled.mock.calls.filter((args) => String(args[0]).includes('Unhandled error event'));
-  unhandled.mockRestore();
-  expect(ioredisErrors).toEqual([]);
-});
+beforeAll(() => Logger.overrideLogger(false));
 
 interface Opened {
   store: CacheStore;

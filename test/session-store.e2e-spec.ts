@@ -5,41 +5,21 @@ import { RedisService, type RedisModuleOptions } from '../src/platform/redis';
 import { MemorySessionStore } from '../src/platform/session/memory-session.store';
 import { RedisSessionStore } from '../src/platform/session/redis-session.store';
 import type { SessionRecord, SessionStore } from '../src/platform/session/session.store';
-import { RedisProcess, TEST_REDIS_URL, rawRedis, uniquePrefix } from './support/redis';
+import { RedisProcess, rawRedis } from './support/redis';
+import { redisHarness } from './support/redis-harness';
 
 // Both stores take `now` from the caller, so expiry is tested by passing a later `now`, never by sleeping.
 const SECOND = 1000;
 const IDLE = 30 * 60 * SECOND;
 const HOUR = 3600 * SECOND;
 
-const services: RedisService[] = [];
-const procs: RedisProcess[] = [];
-const sharedPrefixes: string[] = [];
-let shared: Redis;
+const { shared, openService, privateRedis } = redisHarness('session');
 
 async function openRedisStore(
   options: RedisModuleOptions = {},
 ): Promise<{ store: RedisSessionStore; redis: RedisService; prefix: string }> {
-  const prefix = uniquePrefix('session');
-  const url = options.url ?? TEST_REDIS_URL;
-  if (url === TEST_REDIS_URL) sharedPrefixes.push(prefix);
-  const redis = new RedisService({ url, keyPrefix: prefix, ...options });
-  services.push(redis);
-  await redis.onModuleInit();
+  const { redis, prefix } = await openService(options);
   return { store: new RedisSessionStore(redis), redis, prefix };
-}
-
-async function privateRedis(): Promise<RedisProcess> {
-  const proc = await RedisProcess.start();
-  procs.push(proc);
-  return proc;
-}
-
-/** RedisProcess.kill() can wait forever on a process that is already dead, so cleanup never waits on it for long. */
-async function stopQuietly(proc: RedisProcess): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([proc.stop(), new Promise((resolve) => (timer = setTimeout(resolve, 2000)))]);
-  clearTimeout(timer);
 }
 
 /** A user's partition as the session module derives it: a hash of the user id, never the id itself. */
@@ -83,32 +63,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const ids = (sessions: SessionRecord[]) => sessions.map((session) => session.id);
 
-let unhandled: jest.SpyInstance;
-
-beforeAll(() => {
-  Logger.overrideLogger(false);
-  shared = rawRedis();
-});
-
-afterAll(() => shared.quit());
-
-beforeEach(() => {
-  // ioredis prints this (and nothing else) when an 'error' event has no listener.
-  unhandled = jest.spyOn(console, 'error');
-});
-
-afterEach(async () => {
-  // Private servers first: a paused one would make a polite QUIT wait for its timeout.
-  await Promise.all(procs.splice(0).map((proc) => stopQuietly(proc)));
-  await Promise.all(services.splice(0).map((redis) => redis.onApplicationShutdown()));
-  for (const prefix of sharedPrefixes.splice(0)) {
-    const keys = await shared.keys(`${prefix}*`);
-    if (keys.length) await shared.del(...keys);
-  }
-  const ioredisErrors = unhandled.mock.calls.filter((args) => String(args[0]).includes('Unhandled error event'));
-  unhandled.mockRestore();
-  expect(ioredisErrors).toEqual([]);
-});
+beforeAll(() => Logger.overrideLogger(false));
 
 describe.each<[string, () => Promise<SessionStore>]>([
   ['redis', async () => (await openRedisStore()).store],
