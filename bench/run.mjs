@@ -2,6 +2,7 @@
 // bench/scenarios.mjs, prints a table and writes bench/results/latest.json.
 // Env knobs: see bench/lib/config.mjs and bench/README.md.
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,8 +34,32 @@ function cleanup() {
     // allSettled: one server failing to stop must not leave the others running.
     await Promise.allSettled(instances.map((inst) => inst.server?.stop()));
     for (const inst of instances) rmSync(inst.dataDir, { recursive: true, force: true });
+    await dropRedisKeys(instances.map((inst) => inst.redisPrefix).filter(Boolean));
   })();
   return cleaning;
+}
+
+// The run's keys (the tag benchmark alone writes 100k entries) go with it: SCAN + UNLINK per prefix.
+async function dropRedisKeys(prefixes) {
+  const url = instances.find((inst) => inst.redisUrl)?.redisUrl;
+  if (!url || !prefixes.length) return;
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, lazyConnect: true });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    for (const prefix of prefixes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length) await redis.unlink(...keys);
+      } while (cursor !== '0');
+    }
+  } catch (err) {
+    progress(`could not remove the run's Redis keys: ${err.message}`);
+  } finally {
+    redis.disconnect();
+  }
 }
 
 const progress = (msg) => console.error(`[bench] ${msg}`); // stderr: keeps stdout = the report
@@ -138,10 +163,12 @@ async function launch(cfg, variant, extraEnv = {}) {
     server: null,
   };
   instances.push(inst);
+  inst.redisPrefix = `bench:${randomBytes(4).toString('hex')}:`; // never collide with real keys
+  inst.redisUrl = cfg.redisUrl;
   const env = {
     ...baseEnv(cfg),
     PORT: String(port),
-    REDIS_KEY_PREFIX: `bench:${randomBytes(4).toString('hex')}:`, // never collide with real keys
+    REDIS_KEY_PREFIX: inst.redisPrefix,
     PGLITE_DATA_DIR: inst.dataDir,
     ...extraEnv,
   };

@@ -16,7 +16,7 @@
 //   baseline?: 'bare',           marks THE reference scenario (exactly one): runs first,
 //                                ignores BENCH_FILTER, denominator of the "ratio to bare" column
 // }
-import { createEvent, fillTag, signUp, storeDoc, warmCache } from './lib/seed.mjs';
+import { createEvent, fillTag, requestJson, signUp, storeDoc, warmCache } from './lib/seed.mjs';
 
 // Server variants: `{ '<name>': { env: { VAR: 'value' } } }`. Each variant used by a selected
 // scenario gets one extra process for the whole run, with the main server's env (own PORT,
@@ -37,6 +37,7 @@ async function warmEvent(baseUrl, route) {
 
 const eventRoute = (id) => `/events/${id}`;
 const officialRoute = (id) => `/__bench/cache/official/events/${id}`;
+const floorRoute = (id) => `/__bench/cache/floor/events/${id}`;
 const invalidateRoute = ({ tag }) => `/__bench/cache/tags/${tag}/invalidate`;
 
 export const scenarios = [
@@ -78,6 +79,18 @@ export const scenarios = [
     method: 'GET',
     setup: (baseUrl) => warmEvent(baseUrl, officialRoute),
     path: (event) => officialRoute(event.id),
+  },
+  {
+    // The floor of any caching interceptor: an interceptor that answers a constant body through
+    // of() and does nothing else. Its gap to bare is Nest's interceptor pipeline.
+    name: 'cache interceptor floor',
+    method: 'GET',
+    setup: async (baseUrl) => {
+      const event = await createEvent(baseUrl);
+      await requestJson(baseUrl, 'GET', floorRoute(event.id), undefined, 200);
+      return event;
+    },
+    path: (event) => floorRoute(event.id),
   },
   {
     // An L1 hit should cost next to nothing over the bare route, and clearly beat the peer.
