@@ -17,7 +17,9 @@ const swc = [
 // neither without --experimental-vm-modules, so SWC turns both into CommonJS.
 const common = {
   transform: { '^.+\\.(t|j|mj|cj)s$': swc },
-  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|@electric-sql|content-disposition|cache-manager|keyv|@keyv|@cacheable|cacheable|hookified|lru-cache)/)'],
+  transformIgnorePatterns: [
+    '/node_modules/(?!(@nestjs|@electric-sql|content-disposition|cache-manager|keyv|@keyv|@cacheable|cacheable|hookified|lru-cache)/)',
+  ],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'cjs', 'json'],
   testEnvironment: 'node',
 };
