@@ -14,7 +14,8 @@ const key = () => randomBytes(8).toString('hex');
 beforeAll(() => Logger.overrideLogger(false));
 
 describe.each<[string, () => Promise<ThrottlerStorage>]>([
-  ['redis throttle store', async () => new RedisThrottleStore((await openService()).redis)],
+  // A generous command timeout: these cases are about the window, not latency, and CI machines are busy.
+  ['redis throttle store', async () => new RedisThrottleStore((await openService({ commandTimeoutMs: 5000 })).redis)],
   ['memory throttle store', async () => new MemoryThrottleStore()],
 ])('%s', (_name, open) => {
   let store: ThrottlerStorage;
