@@ -15,6 +15,17 @@ async function loads(url: string, cache: string): Promise<number> {
   return line ? Number(line.split(' ').pop()) : 0;
 }
 
+async function untilHit(url: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const res = await fetch(url);
+    await res.arrayBuffer();
+    if (res.headers.get('x-cache') === 'HIT') return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no X-Cache: HIT from ${url} within ${timeoutMs} ms`);
+}
+
 const totalLoads = async (apps: ChildApp[], cache: string) =>
   (await Promise.all(apps.map((app) => loads(app.url, cache)))).reduce((a, b) => a + b, 0);
 
@@ -40,6 +51,9 @@ describe('caching across 3 app instances (child processes, one Redis, one Postgr
     apps = [await startChildApp({ env })];
     apps.push(...(await Promise.all(Array.from({ length: INSTANCES - 1 }, () => startChildApp({ env })))));
     organizer = await signUp(apps[0]!.url, 'organizer');
+    // Every instance's cache must be up (connected and subscribed) before the counting starts:
+    // until then it rightly serves from the source. A HIT on a warm-up route proves it.
+    await Promise.all(apps.map((app) => untilHit(`${app.url}/events?limit=3`)));
   }, 120_000);
 
   afterAll(async () => {
@@ -71,7 +85,8 @@ describe('caching across 3 app instances (child processes, one Redis, one Postgr
     expect(responses.every((r) => r.status === 200)).toBe(true);
     expect(new Set(responses.map((r) => r.body)).size).toBe(1);
     expect(JSON.parse(responses[0]!.body)).toMatchObject({ id, title: 'Cold key' });
-    expect((await totalLoads(apps, 'GET /events/:id')) - before).toBe(1);
+    const loadsNow = await totalLoads(apps, 'GET /events/:id');
+    expect(loadsNow - before).toBe(1);
   });
 
   it('shows an update made through one instance on the next read through any instance', async () => {

@@ -233,7 +233,14 @@ export class CacheService implements OnModuleInit {
     let leased = false;
     for (let attempt = 0; Date.now() < deadline; attempt++) {
       leased = await this.storeCall(() => this.store.acquireFill(id, owner, this.options.fillLeaseMs));
-      if (leased) break;
+      if (leased) {
+        // Whoever held the lease may have filled and released it between our miss and our lease.
+        const filled = await this.storeCall(() => this.store.get(id));
+        const found = filled && (await this.served(key, id, filled, loader, spec));
+        if (!found) break;
+        await this.store.releaseFill(id, owner).catch(() => undefined);
+        return found;
+      }
       await this.fillSignalOrPoll(id, Math.min(deadline - Date.now(), 20 * 2 ** Math.min(attempt, 4)));
       const entry = await this.storeCall(() => this.store.get(id));
       const found = entry && (await this.served(key, id, entry, loader, spec));
