@@ -6,6 +6,7 @@ import { RedisCacheStore, decodeEntry, encodeEntry } from '../src/platform/cache
 import type { CacheEntry, CacheSignal, CacheStore } from '../src/platform/cache/cache.store';
 import { RedisService } from '../src/platform/redis';
 import { TEST_REDIS_URL, uniquePrefix } from './support/redis';
+import { settle } from './support/settle';
 import { redisHarness, stopQuietly } from './support/redis-harness';
 
 // One contract, two stores: every case in the `describe.each` below holds for the shared Redis store
@@ -63,17 +64,6 @@ function nextSignal<K extends CacheSignal['kind']>(
       resolve(signal as Extract<CacheSignal, { kind: K }>);
     });
   });
-}
-
-/** How long a promise takes to settle, and how. */
-async function settle<T>(promise: Promise<T>): Promise<{ ms: number; value?: T; error?: unknown }> {
-  const started = performance.now();
-  try {
-    const value = await promise;
-    return { ms: performance.now() - started, value };
-  } catch (error) {
-    return { ms: performance.now() - started, error };
-  }
 }
 
 async function openRedisStore(

@@ -6,6 +6,7 @@ import { MemorySessionStore } from '../src/platform/session/memory-session.store
 import { RedisSessionStore } from '../src/platform/session/redis-session.store';
 import type { SessionRecord, SessionStore } from '../src/platform/session/session.store';
 import { RedisProcess, rawRedis } from './support/redis';
+import { settle } from './support/settle';
 import { redisHarness } from './support/redis-harness';
 
 // Both stores take `now` from the caller, so expiry is tested by passing a later `now`, never by sleeping.
@@ -46,17 +47,6 @@ function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
     ip: null,
     ...overrides,
   };
-}
-
-/** How long a promise takes to settle, and how. */
-async function settle<T>(promise: Promise<T>): Promise<{ ms: number; value?: T; error?: unknown }> {
-  const started = performance.now();
-  try {
-    const value = await promise;
-    return { ms: performance.now() - started, value };
-  } catch (error) {
-    return { ms: performance.now() - started, error };
-  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

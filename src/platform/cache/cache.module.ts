@@ -38,7 +38,7 @@ export class CacheModule extends CacheConfigurableModule {
             // A store, not a Keyv instance: the package wraps it in its own Keyv (ESM and CJS builds of keyv differ).
             stores: [
               (redis.configured
-                ? new IoredisKeyvStore(redis.client, redis.prefix)
+                ? new IoredisKeyvStore(redis)
                 : new LRUCache<string, object>({ max: Math.max(1, settings.l1MaxEntries) })) as never,
             ],
           }),

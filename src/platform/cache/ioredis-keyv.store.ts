@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { KeyvStoreAdapter, StoredData } from 'keyv';
-import type { RedisClient } from '../redis';
+import type { RedisClient, RedisService } from '../redis';
 
 /**
  * The Keyv store behind CACHE_MANAGER: the app's ioredis connection, keys under `cache:kv:` and
@@ -14,11 +14,11 @@ export class IoredisKeyvStore extends EventEmitter implements KeyvStoreAdapter {
   namespace?: string;
   private static readonly SPACE = 'cache:kv:';
 
-  constructor(
-    private readonly client: RedisClient,
-    private readonly appPrefix: string,
-  ) {
+  private readonly client: RedisClient;
+
+  constructor(private readonly redis: RedisService) {
     super();
+    this.client = redis.client;
   }
 
   async get<Value>(key: string): Promise<StoredData<Value> | undefined> {
@@ -41,18 +41,7 @@ export class IoredisKeyvStore extends EventEmitter implements KeyvStoreAdapter {
   }
 
   async clear(): Promise<void> {
-    const pattern = `${this.appPrefix}${IoredisKeyvStore.SPACE}*`.replace(/[?[\]\\]/g, '\\$&');
-    const nodes =
-      'nodes' in this.client && typeof this.client.nodes === 'function' ? this.client.nodes('master') : [this.client];
-    for (const node of nodes) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-        cursor = next;
-        // SCAN answers with full names; the connection adds the app prefix by itself.
-        await Promise.all(keys.map((k) => this.client.unlink(k.slice(this.appPrefix.length))));
-      } while (cursor !== '0');
-    }
+    await this.redis.deleteByPrefix(IoredisKeyvStore.SPACE);
   }
 
   /** The connection belongs to RedisService, which closes it. */

@@ -157,20 +157,9 @@ export class RedisCacheStore implements CacheStore {
     await this.scripts.release([leaseKey(key)], [owner]);
   }
 
-  /** SCAN + UNLINK of `cache:*` under the app prefix on every master: never FLUSHDB, which would take sessions and queues with it. */
+  /** Removes `cache:*` under the app prefix (never FLUSHDB, which would take sessions and queues with it). */
   async clear(): Promise<void> {
-    const prefix = this.redis.prefix;
-    const masters =
-      'nodes' in this.conn && typeof this.conn.nodes === 'function' ? this.conn.nodes('master') : [this.conn];
-    for (const node of masters) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await node.scan(cursor, 'MATCH', `${escapeGlob(prefix)}cache:*`, 'COUNT', 1000);
-        cursor = next;
-        // The connection adds the prefix itself, and SCAN answers with full names.
-        if (keys.length) await Promise.all(keys.map((k) => this.conn.unlink(k.slice(prefix.length))));
-      } while (cursor !== '0');
-    }
+    await this.redis.deleteByPrefix('cache:');
     await this.conn.publish(this.channel, 'r');
   }
 
@@ -248,8 +237,4 @@ function isHeader(value: unknown): value is [number, number, string[], string[]]
     strings(versions) &&
     tags.length === versions.length
   );
-}
-
-function escapeGlob(value: string): string {
-  return value.replace(/[*?[\]\\]/g, '\\$&');
 }

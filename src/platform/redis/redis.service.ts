@@ -117,6 +117,26 @@ export class RedisService extends EventEmitter<RedisStateEvents> implements OnMo
     return (keys, args = []) => client[script.name](...keys, ...args);
   }
 
+  /**
+   * Deletes every key whose name (after the app prefix) starts with `relativePrefix`: SCAN and
+   * UNLINK on every master, never FLUSHDB, so nothing else on a shared Redis goes with it.
+   */
+  async deleteByPrefix(relativePrefix: string): Promise<void> {
+    const client = this.client;
+    const pattern = `${(this.prefix + relativePrefix).replace(/[*?[\]\\]/g, '\\$&')}*`;
+    const masters = 'nodes' in client && typeof client.nodes === 'function' ? client.nodes('master') : [client];
+    for (const node of masters) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        // SCAN answers with full names; the client adds the app prefix by itself.
+        // One UNLINK per key: keys of one batch may sit in different Cluster slots.
+        await Promise.all(keys.map((key) => client.unlink(key.slice(this.prefix.length))));
+      } while (cursor !== '0');
+    }
+  }
+
   /** PING with its own deadline; resolves with the round-trip time in ms. */
   async ping(timeoutMs = this.options.commandTimeoutMs ?? 250): Promise<number> {
     const started = performance.now();
