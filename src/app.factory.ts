@@ -18,7 +18,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   const logger = createLogger(config.LOG_LEVEL);
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config),
-    createFastifyAdapter({ logger, bodyLimit: config.BODY_LIMIT_BYTES }),
+    createFastifyAdapter({ logger, bodyLimit: config.BODY_LIMIT_BYTES, trustedProxies: config.TRUSTED_PROXIES }),
     { logger: new PinoNestLogger(logger), abortOnError: false },
   );
   useApiSecurityHeaders(app, {

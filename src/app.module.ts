@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { migrations } from '../migrations';
-import { BenchModule } from './bench/bench.module';
+import { benchTiers, BenchModule } from './bench/bench.module';
 import { ConfigModule, type AppConfig } from './config';
 import { EventsModule } from './modules/events';
 import { IdentityModule } from './modules/identity';
@@ -11,6 +11,48 @@ import { HealthModule } from './platform/health';
 import { HttpPlatformModule } from './platform/http';
 import { RedisModule } from './platform/redis';
 import { SessionModule } from './platform/session';
+import { bodyField, ThrottlerModule, type ThrottlerTier } from './platform/throttler';
+
+/**
+ * The rate-limit tiers (DESIGN.md): anonymous traffic per IP, authenticated traffic per user, and
+ * tiers that routes opt into with `@Throttle({ name: {} })`.
+ */
+export function rateLimitTiers(config: AppConfig): ThrottlerTier[] {
+  return [
+    {
+      name: 'public',
+      limit: config.THROTTLE_PUBLIC_LIMIT,
+      ttl: config.THROTTLE_PUBLIC_WINDOW_MS,
+      appliesTo: 'anonymous',
+    },
+    {
+      name: 'api',
+      limit: config.THROTTLE_API_LIMIT,
+      ttl: config.THROTTLE_API_WINDOW_MS,
+      trackers: ['user'],
+      appliesTo: 'authenticated',
+    },
+    {
+      name: 'auth',
+      limit: config.THROTTLE_AUTH_LIMIT,
+      ttl: config.THROTTLE_AUTH_WINDOW_MS,
+      trackers: ['ip', bodyField('email')],
+      failClosed: true,
+    },
+    {
+      name: 'payment',
+      limit: config.THROTTLE_PAYMENT_LIMIT,
+      ttl: config.THROTTLE_PAYMENT_WINDOW_MS,
+      trackers: ['user'],
+    },
+    {
+      name: 'exports',
+      limit: config.THROTTLE_EXPORTS_LIMIT,
+      ttl: config.THROTTLE_EXPORTS_WINDOW_MS,
+      trackers: ['tenant'],
+    },
+  ];
+}
 
 /** The whole app for one validated configuration. */
 @Module({})
@@ -48,6 +90,14 @@ export class AppModule {
           absoluteTimeoutMs: config.SESSION_ABSOLUTE_TIMEOUT_MS,
           secureCookie: config.NODE_ENV === 'production',
           memoryMaxSessions: config.SESSION_MEMORY_MAX,
+        }),
+        // After SessionModule: the throttler's guard keys authenticated requests on the session's user.
+        ThrottlerModule.forRoot({
+          tiers: [...rateLimitTiers(config), ...(config.BENCH_ROUTES ? benchTiers() : [])],
+          memoryMaxKeys: config.THROTTLE_MEMORY_MAX_KEYS,
+          commandTimeoutMs: config.THROTTLE_COMMAND_TIMEOUT_MS,
+          retryAfterFailureMs: config.THROTTLE_RETRY_AFTER_FAILURE_MS,
+          fallbackDivisor: config.THROTTLE_FALLBACK_DIVISOR,
         }),
         CacheModule.forRoot({
           defaultTtlMs: config.CACHE_DEFAULT_TTL_MS,

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
-import { MemoryThrottleStore } from '../src/platform/throttle/memory-throttle.store';
-import { RedisThrottleStore } from '../src/platform/throttle/redis-throttle.store';
+import { MemoryThrottleStore } from '../src/platform/throttler/memory-throttle.store';
+import { RedisThrottleStore } from '../src/platform/throttler/redis-throttle.store';
 import { redisHarness } from './support/redis-harness';
 
 // One contract, two storages: the exact sliding window holds for the Redis store and the in-process one alike.

@@ -2,9 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Controller, Get, ParseIntPipe, Query } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { CurrentUser, Public, type SessionUser } from '../platform/session';
+import { SkipThrottle } from '../platform/throttler';
 
 /** Reference routes for benchmarks and shutdown tests; mounted only with BENCH_ROUTES=true. */
 @ApiExcludeController()
+@SkipThrottle()
 @Controller('__bench')
 export class BenchController {
   /** The baseline every benchmark scenario is compared with: a route that does nothing. */

@@ -21,6 +21,7 @@ import { EventDto, EventsService } from '../modules/events';
 import { CacheService, Cached, NestCacheInterceptor } from '../platform/cache';
 import { RedisService } from '../platform/redis';
 import { CurrentUser, Public, type SessionUser } from '../platform/session';
+import { SkipThrottle } from '../platform/throttler';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const docKey = (id: string) => `bench:doc:${id}`;
@@ -43,6 +44,7 @@ class FloorInterceptor implements NestInterceptor {
 
 /** Reference routes for the cache benchmark (BENCH_ROUTES=true only). */
 @ApiExcludeController()
+@SkipThrottle()
 @Controller('__bench/cache')
 export class CacheBenchController {
   private runs = 0;

@@ -31,6 +31,15 @@ const hostPortList = z
     }),
   );
 
+// An IPv4 or IPv6 address, optionally with a /prefix (validated again by Fastify's proxy-addr at start).
+const ipOrCidr = /^(?:\d{1,3}(?:\.\d{1,3}){3}(?:\/\d{1,2})?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*(?:\/\d{1,3})?)$/;
+const addressList = z
+  .string()
+  .refine((v) => v.split(',').every((part) => ipOrCidr.test(part.trim())), {
+    error: 'expected a comma-separated list of IP addresses or CIDR ranges, e.g. 10.0.0.0/8,127.0.0.1',
+  })
+  .transform((v) => v.split(',').map((part) => part.trim()));
+
 const optionalUrl = (schemes: string[]) =>
   z
     .string()
@@ -66,6 +75,7 @@ export const envSchema = z.object({
   BODY_LIMIT_BYTES: int(1_048_576, 1024, 100 * 1_048_576),
   DOCS_ENABLED: bool(true),
   BENCH_ROUTES: bool(false),
+  TRUSTED_PROXIES: addressList.optional(),
 
   DATABASE_URL: optionalUrl(['postgres:', 'postgresql:']),
   PGLITE_DATA_DIR: z.string().min(1).default('.data/pglite'),
@@ -106,6 +116,21 @@ export const envSchema = z.object({
   CACHE_COMMAND_TIMEOUT_MS: int(50, 1, 60_000),
   CACHE_FILL_LEASE_MS: int(5000, 10, 600_000),
   CACHE_RETRY_AFTER_FAILURE_MS: int(1000, 0, 600_000),
+
+  THROTTLE_PUBLIC_LIMIT: int(1000, 1, 999_999_999),
+  THROTTLE_PUBLIC_WINDOW_MS: int(60_000, 1, 7 * 86_400_000),
+  THROTTLE_API_LIMIT: int(300, 1, 999_999_999),
+  THROTTLE_API_WINDOW_MS: int(60_000, 1, 7 * 86_400_000),
+  THROTTLE_AUTH_LIMIT: int(5, 1, 999_999_999),
+  THROTTLE_AUTH_WINDOW_MS: int(900_000, 1, 7 * 86_400_000),
+  THROTTLE_PAYMENT_LIMIT: int(10, 1, 999_999_999),
+  THROTTLE_PAYMENT_WINDOW_MS: int(60_000, 1, 7 * 86_400_000),
+  THROTTLE_EXPORTS_LIMIT: int(10, 1, 999_999_999),
+  THROTTLE_EXPORTS_WINDOW_MS: int(3_600_000, 1, 7 * 86_400_000),
+  THROTTLE_FALLBACK_DIVISOR: int(1, 1, 1000),
+  THROTTLE_COMMAND_TIMEOUT_MS: int(100, 1, 60_000),
+  THROTTLE_RETRY_AFTER_FAILURE_MS: int(1000, 0, 600_000),
+  THROTTLE_MEMORY_MAX_KEYS: int(100_000, 100, 10_000_000),
 
   READINESS_REQUIRES_REDIS: bool(false),
   SHUTDOWN_DRAIN_MS: int(5000, 0, 300_000),

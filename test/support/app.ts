@@ -2,8 +2,18 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from '../../src/app.factory';
 import { loadConfig } from '../../src/config';
 
+/** Rate limits no functional test reaches; the throttling suites set their own. */
+export const RELAXED_RATE_LIMITS: Record<string, string> = {
+  THROTTLE_PUBLIC_LIMIT: '999999999',
+  THROTTLE_API_LIMIT: '999999999',
+  THROTTLE_AUTH_LIMIT: '999999999',
+  THROTTLE_PAYMENT_LIMIT: '999999999',
+  THROTTLE_EXPORTS_LIMIT: '999999999',
+};
+
 /** Settings every in-process test app shares; each test adds its own. */
 export const BASE_TEST_ENV: Record<string, string> = {
+  ...RELAXED_RATE_LIMITS,
   NODE_ENV: 'test',
   HOST: '127.0.0.1',
   PORT: '0',

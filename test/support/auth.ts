@@ -14,17 +14,21 @@ export interface SignedIn {
 const json = { 'content-type': 'application/json' };
 
 /** Registers a fresh user with the role and logs in. */
-export async function signUp(url: string, role: 'customer' | 'organizer' = 'customer'): Promise<SignedIn> {
+export async function signUp(
+  url: string,
+  role: 'customer' | 'organizer' = 'customer',
+  headers: Record<string, string> = {},
+): Promise<SignedIn> {
   const email = `user-${randomBytes(6).toString('hex')}@example.com`;
   const password = `pw-${randomBytes(12).toString('hex')}`;
   const registered = await fetch(`${url}/auth/register`, {
     method: 'POST',
-    headers: json,
+    headers: { ...json, ...headers },
     body: JSON.stringify({ email, password, role }),
   });
   if (registered.status !== 201) throw new Error(`register: ${registered.status} ${await registered.text()}`);
   const { id } = await registered.json();
-  return { userId: id, email, password, ...(await logIn(url, email, password)) };
+  return { userId: id, email, password, ...(await logIn(url, email, password, headers)) };
 }
 
 export async function logIn(

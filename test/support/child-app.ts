@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { RELAXED_RATE_LIMITS } from './app';
 
 const ROOT = join(__dirname, '..', '..');
 export const BUILT_MAIN = join(ROOT, 'dist', 'src', 'main.js');
@@ -38,7 +39,10 @@ export function spawnServer(options: SpawnOptions): ChildProcess & { output: str
 
 /** Starts the built server and waits until it listens; the port comes from its own log line. */
 export async function startChildApp(options: SpawnOptions): Promise<ChildApp> {
-  const proc = spawnServer({ ...options, env: { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...options.env } });
+  const proc = spawnServer({
+    ...options,
+    env: { HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...RELAXED_RATE_LIMITS, ...options.env },
+  });
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.once('exit', (code, signal) => resolve({ code, signal })),
   );

@@ -9,6 +9,7 @@ import {
   type SessionRecord,
   type SessionUser,
 } from '../../platform/session';
+import { Throttle, ThrottleFailuresOnly } from '../../platform/throttler';
 import { LoginDto, LoginResultDto, RegisterDto, SessionViewDto, UserDto } from './dto/auth.dto';
 import { sessionNotFound } from './identity.errors';
 import { UsersService } from './users.service';
@@ -33,14 +34,20 @@ export class AuthController {
   ) {}
 
   @Public()
+  @Throttle({ auth: {} })
   @Post('register')
   @ApiCreatedResponse({ type: UserDto })
   async register(@Body() dto: RegisterDto): Promise<UserDto> {
     return toUser(await this.users.register(dto.email, dto.password, dto.role ?? 'customer'));
   }
 
-  /** Always a new token; a token the client already holds is revoked, never promoted. */
+  /**
+   * Always a new token; a token the client already holds is revoked, never promoted. The auth
+   * tier counts failed attempts per IP and per email (a successful login gives its hits back).
+   */
   @Public()
+  @Throttle({ auth: {} })
+  @ThrottleFailuresOnly()
   @Post('login')
   @HttpCode(200)
   @ApiOkResponse({ type: LoginResultDto })

@@ -4,6 +4,7 @@ import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs
 import { HEALTH_MODULE_OPTIONS, type HealthModuleOptions } from './health.module-definition';
 import { Public } from '../session';
 import { RedisHealthIndicator } from './redis.health';
+import { SkipThrottle } from '@nestjs/throttler';
 
 interface StatusReply {
   status(code: number): unknown;
@@ -11,6 +12,7 @@ interface StatusReply {
 
 @ApiTags('health')
 @Public()
+@SkipThrottle()
 @Controller('health')
 export class HealthController {
   constructor(

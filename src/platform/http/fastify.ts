@@ -8,6 +8,11 @@ export interface FastifyAdapterOptions {
   logger: Logger;
   /** Largest accepted request body; larger ones get 413. Default 1 MiB. */
   bodyLimit?: number;
+  /**
+   * Proxies (IPs or CIDR ranges) whose X-Forwarded-For is believed: `request.ip` is then the
+   * nearest address that is not a trusted proxy. Default none: the peer address is the client.
+   */
+  trustedProxies?: string[];
 }
 
 const QUIET_ROUTES = new Set(['/health/live', '/health/ready', '/metrics']);
@@ -25,8 +30,8 @@ export function createFastifyAdapter(options: FastifyAdapterOptions): FastifyAda
     loggerInstance: options.logger,
     // One line per request comes from the onResponse hook below, not from Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
-    // Proxies are trusted per route by the throttling module's configuration, never globally.
-    trustProxy: false,
+    // A spoofed X-Forwarded-For from anyone else does not change request.ip (rate-limit keys, session records).
+    trustProxy: options.trustedProxies?.length ? options.trustedProxies : false,
   });
   const fastify = adapter.getInstance();
   fastify.addHook('onRequest', (request, reply, done) => {

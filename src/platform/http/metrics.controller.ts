@@ -2,6 +2,7 @@ import { Controller, Get, Header, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { Public } from '../session';
 import { MetricsService } from './metrics.service';
+import { SkipThrottle } from '@nestjs/throttler';
 
 interface HeaderReply {
   header(name: string, value: string): unknown;
@@ -9,6 +10,7 @@ interface HeaderReply {
 
 @ApiExcludeController()
 @Public()
+@SkipThrottle()
 @Controller('metrics')
 export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}

@@ -1,0 +1,103 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { ThrottlerModule as NestThrottlerModule } from '@nestjs/throttler';
+import { MetricsService } from '../http';
+import { RedisService } from '../redis';
+import { FailoverThrottleStore } from './failover-throttle.store';
+import { MemoryThrottleStore } from './memory-throttle.store';
+import { RedisThrottleStore } from './redis-throttle.store';
+import { ThrottlerGuard } from './throttler.guard';
+import { ThrottlerMetrics } from './throttler.metrics';
+import {
+  THROTTLE_STORE,
+  THROTTLER_SETTINGS,
+  throttlerSettings,
+  type ThrottlerModuleOptions,
+  type ThrottlerSettings,
+} from './throttler.options';
+import type { ThrottleStore } from './throttle.store';
+
+@Module({})
+class ThrottleStoreModule {}
+
+async function createStore(
+  settings: ThrottlerSettings,
+  redis: RedisService,
+  metrics: ThrottlerMetrics,
+): Promise<ThrottleStore> {
+  if (!redis.configured) return new MemoryThrottleStore({ maxKeys: settings.memoryMaxKeys });
+  // Its own connection: a short command timeout and no offline queue, so a slow or absent Redis
+  // is seen at once and the failure policy decides, instead of requests queueing behind it.
+  const connection = redis.createConnection({
+    keyPrefix: redis.prefix,
+    enableOfflineQueue: false,
+    commandTimeout: settings.commandTimeoutMs,
+    maxRetriesPerRequest: 0,
+  });
+  void connection.connect().catch(() => undefined);
+  // Until it is ready every hit would take the fallback (and fail-closed tiers would answer 503),
+  // so startup waits for it as long as for the app's own client.
+  const deadline = Date.now() + redis.connectTimeoutMs;
+  while (connection.status !== 'ready' && Date.now() < deadline) await sleep(10);
+  return new FailoverThrottleStore(
+    new RedisThrottleStore(redis, connection),
+    {
+      maxKeys: settings.memoryMaxKeys,
+      retryAfterFailureMs: settings.retryAfterFailureMs,
+      fallbackDivisor: settings.fallbackDivisor,
+    },
+    metrics,
+  );
+}
+
+/**
+ * Rate limits: @nestjs/throttler's module and decorators with our guard (tiers, trackers, IETF
+ * RateLimit fields, problem+json 429) on an exact sliding-window store in Redis, or in process
+ * when Redis is not configured. Register it after SessionModule: its guard reads the session.
+ */
+@Module({})
+export class ThrottlerModule {
+  static forRoot(options: ThrottlerModuleOptions): DynamicModule {
+    const settings = throttlerSettings(options);
+    const stores: DynamicModule = {
+      module: ThrottleStoreModule,
+      providers: [
+        { provide: THROTTLER_SETTINGS, useValue: settings },
+        {
+          provide: ThrottlerMetrics,
+          inject: [{ token: MetricsService, optional: true }],
+          useFactory: (metrics?: MetricsService) => new ThrottlerMetrics(metrics?.registry),
+        },
+        {
+          provide: THROTTLE_STORE,
+          inject: [RedisService, ThrottlerMetrics],
+          useFactory: (redis: RedisService, metrics: ThrottlerMetrics) => createStore(settings, redis, metrics),
+        },
+      ],
+      exports: [THROTTLER_SETTINGS, THROTTLE_STORE, ThrottlerMetrics],
+    };
+    return {
+      module: ThrottlerModule,
+      global: true,
+      imports: [
+        stores,
+        NestThrottlerModule.forRootAsync({
+          imports: [stores],
+          inject: [THROTTLE_STORE],
+          useFactory: (store: ThrottleStore) => ({
+            throttlers: settings.tiers.map(({ name, limit, ttl, blockDuration }) => ({
+              name,
+              limit,
+              ttl,
+              blockDuration,
+            })),
+            storage: store instanceof FailoverThrottleStore || store instanceof MemoryThrottleStore ? store : undefined,
+          }),
+        }),
+      ],
+      providers: [ThrottlerGuard, { provide: APP_GUARD, useExisting: ThrottlerGuard }],
+      exports: [stores, NestThrottlerModule, ThrottlerGuard],
+    };
+  }
+}
