@@ -98,7 +98,9 @@ export class FailoverThrottleStore implements ThrottleStore, ThrottlerStorage {
       this.trip(error);
       return this.fallback(id, rule, tier, Date.now());
     }
-    if (this.outage) {
+    // A command sent before the outage may still succeed during it: only the first success
+    // after the breaker closed ends the outage.
+    if (this.outage && Date.now() >= this.retryAt) {
       this.outage = false;
       this.logger.log('Redis is back: rate limits are shared across instances again');
     }

@@ -32,10 +32,13 @@ export class MemoryThrottleStore implements ThrottleStore, ThrottlerStorage {
   private readonly logs: LRUCache<string, Log>;
 
   constructor(options: MemoryThrottleStoreOptions = {}) {
+    const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
     this.logs = new LRUCache<string, Log>({
       max: options.maxKeys ?? 100_000,
-      maxSize: options.maxBytes ?? 64 * 1024 * 1024,
-      sizeCalculation: (log, key) => log.times.byteLength + key.length + 64,
+      maxSize: maxBytes,
+      // Clamped to the bound: lru-cache would silently not store a larger entry, and a key that
+      // is never stored would let every hit through. (A ring is 8 bytes per slot of the limit.)
+      sizeCalculation: (log, key) => Math.min(log.times.byteLength + key.length + 64, maxBytes),
     });
   }
 
