@@ -129,6 +129,13 @@ function baseEnv(cfg) {
     ...(cfg.databaseUrl ? { DATABASE_URL: cfg.databaseUrl } : {}),
     LOG_LEVEL: 'warn',
     BENCH_ROUTES: 'true',
+    // Limits no run reaches: every scenario measures its route under its limit (the throttling
+    // scenarios name tiers of their own, see src/bench/throttle-bench.controller.ts).
+    THROTTLE_PUBLIC_LIMIT: '999999999',
+    THROTTLE_API_LIMIT: '999999999',
+    THROTTLE_AUTH_LIMIT: '999999999',
+    THROTTLE_PAYMENT_LIMIT: '999999999',
+    THROTTLE_EXPORTS_LIMIT: '999999999',
   };
 }
 

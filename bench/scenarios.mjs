@@ -132,4 +132,56 @@ export const scenarios = [
     expectStatus: 204,
     target: { minRatioTo: 'cache tag invalidate (10 entries)', min: 0.9 },
   },
+  // Throttling. References first: one raw EVALSHA round trip in a guard (the floor of any
+  // Redis limiter), the @nest-lab/throttler-storage-redis peer and @nestjs/throttler's default
+  // in-memory storage, each under the same guard as ours, each with a limit no run reaches.
+  {
+    name: 'throttle limit (1 EVALSHA)',
+    method: 'GET',
+    path: '/__bench/throttle/evalsha',
+  },
+  {
+    name: 'throttle peer (@nest-lab Redis)',
+    method: 'GET',
+    path: '/__bench/throttle/peer',
+  },
+  {
+    name: 'throttle default memory storage',
+    method: 'GET',
+    path: '/__bench/throttle/nest-memory',
+  },
+  {
+    // Our Redis store, one script call per request: near the raw round trip, ahead of the peer.
+    name: 'throttle Redis (ours)',
+    method: 'GET',
+    path: '/__bench/throttle/shared',
+    target: [
+      { minRatioTo: 'throttle limit (1 EVALSHA)', min: 0.9 },
+      { minRatioTo: 'throttle peer (@nest-lab Redis)', min: 1.1 },
+    ],
+  },
+  {
+    name: 'throttle memory (ours)',
+    method: 'GET',
+    path: '/__bench/throttle/memory',
+    target: { minRatioTo: 'bare', min: 0.9 },
+  },
+  {
+    // The floor of any guard that refuses: it throws one prebuilt 429 problem, nothing else.
+    // Its gap to bare is Nest's exception path, which no guard-based limiter avoids.
+    name: 'throttle refusal floor',
+    method: 'GET',
+    path: '/__bench/throttle/refuse-floor',
+    expectStatus: 429,
+  },
+  {
+    // A client over its limit (1 per hour, spent in setup): refused by the local over-limit
+    // cache, with no Redis call, as a problem+json 429.
+    name: 'throttle over limit (429)',
+    method: 'GET',
+    setup: (baseUrl) => requestJson(baseUrl, 'GET', '/__bench/throttle/over', undefined, 200),
+    path: '/__bench/throttle/over',
+    expectStatus: 429,
+    target: { minRatioTo: 'bare', min: 0.9 },
+  },
 ];

@@ -3,7 +3,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import { ThrottlerStorageService } from '@nestjs/throttler';
 import { RedisService, type RedisScriptCall } from '../platform/redis';
 import { Public } from '../platform/session';
-import { MemoryThrottleStore, SkipThrottle, Throttle, type ThrottlerTier } from '../platform/throttler';
+import { MemoryThrottleStore, SkipThrottle, Throttle, tooManyRequests, type ThrottlerTier } from '../platform/throttler';
 
 /** Storages the bench tiers use instead of the module's store. */
 export const PEER_STORAGE = Symbol('bench:throttle:peer');
@@ -63,6 +63,19 @@ class OneEvalshaGuard implements CanActivate {
   }
 }
 
+/**
+ * The floor of any guard that refuses: it throws one prebuilt 429 problem and does nothing else.
+ * Its gap to the bare route is Nest's exception path (the throw, the filter, a larger answer).
+ */
+@Injectable()
+class RefuseFloorGuard implements CanActivate {
+  private readonly refusal = tooManyRequests(60_000, ['floor'], {});
+
+  canActivate(): boolean {
+    throw this.refusal;
+  }
+}
+
 /** Reference routes for the throttling benchmark (BENCH_ROUTES=true only); the same body as the bare route. */
 @ApiExcludeController()
 @Public()
@@ -104,6 +117,13 @@ export class ThrottleBenchController {
   @UseGuards(OneEvalshaGuard)
   @Get('evalsha')
   evalsha() {
+    return { ok: true };
+  }
+
+  @SkipThrottle()
+  @UseGuards(RefuseFloorGuard)
+  @Get('refuse-floor')
+  refuseFloor() {
     return { ok: true };
   }
 }

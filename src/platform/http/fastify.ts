@@ -40,7 +40,9 @@ export function createFastifyAdapter(options: FastifyAdapterOptions): FastifyAda
   });
   fastify.addHook('onResponse', (request, reply, done) => {
     const status = reply.statusCode;
-    const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+    // A 429 is the limiter doing its job (counted in throttle_refused_total): logged as info, so
+    // a flood of refused requests does not become a flood of warnings.
+    const level = status >= 500 ? 'error' : status >= 400 && status !== 429 ? 'warn' : 'info';
     if (options.logger.isLevelEnabled(level) && !QUIET_ROUTES.has(request.routeOptions.url ?? '')) {
       request.log[level](
         {

@@ -1,6 +1,7 @@
 export { ThrottlerModule } from './throttler.module';
 export { ThrottlerGuard } from './throttler.guard';
 export { SkipThrottle, Throttle, ThrottleFailuresOnly } from './throttler.decorators';
+export { throttleStoreUnavailable, tooManyRequests } from './throttler.errors';
 export {
   bodyField,
   THROTTLE_STORE,

@@ -51,6 +51,8 @@ interface TierPlan {
   store: ThrottleStore;
   failClosed: boolean;
   partitions: Partition[];
+  /** @Throttle's own getTracker / generateKey (may be async). */
+  custom: boolean;
   /** Set when limit, ttl and block are plain numbers; otherwise resolved per request. */
   rule?: ThrottleRule;
   limit: Resolvable;
@@ -59,6 +61,8 @@ interface TierPlan {
 }
 
 interface RoutePlan {
+  /** Every rule static and every tracker synchronous: decided without awaiting anything it need not. */
+  sync: boolean;
   anonymous: TierPlan[];
   authenticated: TierPlan[];
   failuresOnly: boolean;
@@ -67,10 +71,14 @@ interface RoutePlan {
   authenticatedPolicy?: string;
 }
 
-interface Check {
+interface PendingCheck {
   tier: TierPlan;
   rule: ThrottleRule;
   id: string;
+  verdict: ThrottleVerdict | Promise<ThrottleVerdict>;
+}
+
+interface Check extends PendingCheck {
   verdict: ThrottleVerdict;
 }
 
@@ -119,44 +127,117 @@ export class ThrottlerGuard extends NestThrottlerGuard {
     }
   }
 
-  override async canActivate(context: ExecutionContext): Promise<boolean> {
+  // Nest takes a boolean or a promise from any guard (CanActivate); the base class only
+  // declares the promise, so a synchronous answer is typed as one.
+  override canActivate(context: ExecutionContext): Promise<boolean> {
+    return this.check(context) as Promise<boolean>;
+  }
+
+  private check(context: ExecutionContext): boolean | Promise<boolean> {
     if (context.getType() !== 'http') return true;
     const plan = this.planFor(context);
-    const http = context.switchToHttp();
-    const request = http.getRequest<ThrottledRequest>();
+    const request = context.switchToHttp().getRequest<ThrottledRequest>();
     const authenticated = request.auth !== undefined;
     const tiers = authenticated ? plan.authenticated : plan.anonymous;
     if (tiers.length === 0) return true;
+    if (!plan.sync)
+      return this.collectAsync(context, tiers, request).then((checks) =>
+        this.decide(context, plan, tiers, checks, authenticated),
+      );
 
-    const checks: Check[] = [];
+    // Static rules and built-in trackers: every hit is asked for at once (the Redis calls travel
+    // together), and when every store answers synchronously (in process, or a key refused
+    // locally) the whole decision is synchronous too: a flood of refusals stays cheap.
+    const pending: PendingCheck[] = [];
+    let waiting = false;
+    try {
+      for (const tier of tiers) {
+        for (const partition of tier.partitions) {
+          const value = partition(request, context) as string | undefined;
+          if (value === undefined) continue;
+          const check = this.consume(tier, tier.rule!, value);
+          waiting ||= check.verdict instanceof Promise;
+          pending.push(check);
+        }
+      }
+    } catch (error) {
+      return this.fail(pending, error);
+    }
+    if (!waiting) return this.decide(context, plan, tiers, pending as Check[], authenticated);
+    return this.settle(pending).then((checks) => this.decide(context, plan, tiers, checks, authenticated));
+  }
+
+  private consume(tier: TierPlan, rule: ThrottleRule, partition: string): PendingCheck {
+    const id = `${tier.scope}\n${partition}`;
+    return {
+      tier,
+      rule,
+      id,
+      verdict: tier.store.consume(id, tier.failClosed ? { ...rule, failClosed: true } : rule, tier.name),
+    };
+  }
+
+  /** Dynamic limits or @Throttle's own getTracker / generateKey: resolved per request, possibly async. */
+  private async collectAsync(
+    context: ExecutionContext,
+    tiers: TierPlan[],
+    request: ThrottledRequest,
+  ): Promise<Check[]> {
+    const pending: PendingCheck[] = [];
     try {
       for (const tier of tiers) {
         const rule = tier.rule ?? (await this.resolveRule(context, tier));
         for (const partition of tier.partitions) {
           const value = await partition(request, context);
-          if (value === undefined) continue;
-          const id = `${tier.scope}\n${value}`;
-          const pending = tier.store.consume(id, tier.failClosed ? { ...rule, failClosed: true } : rule, tier.name);
-          checks.push({ tier, rule, id, verdict: pending instanceof Promise ? await pending : pending });
+          if (value !== undefined) pending.push(this.consume(tier, rule, value));
         }
       }
     } catch (error) {
-      this.giveBack(checks);
-      if (error instanceof ThrottleStoreUnavailableError) throw throttleStoreUnavailable(error.retryAfterMs);
-      throw error;
+      return this.fail(pending, error);
     }
+    return this.settle(pending);
+  }
 
-    const response = http.getResponse<Reply>();
+  /** Waits for every verdict; if one store failed, gives the others' hits back and fails. */
+  private async settle(pending: PendingCheck[]): Promise<Check[]> {
+    const results = await Promise.allSettled(pending.map((check) => check.verdict));
+    const failed = results.find((result) => result.status === 'rejected');
+    if (failed) return this.fail(pending, failed.reason);
+    return pending.map((check, i) => ({
+      ...check,
+      verdict: (results[i] as PromiseFulfilledResult<ThrottleVerdict>).value,
+    }));
+  }
+
+  private fail(pending: PendingCheck[], error: unknown): never {
+    this.giveBack(pending);
+    if (error instanceof ThrottleStoreUnavailableError) throw throttleStoreUnavailable(error.retryAfterMs);
+    throw error;
+  }
+
+  private decide(
+    context: ExecutionContext,
+    plan: RoutePlan,
+    tiers: TierPlan[],
+    checks: Check[],
+    authenticated: boolean,
+  ): boolean {
     const policy = (authenticated ? plan.authenticatedPolicy : plan.anonymousPolicy) ?? this.policyOf(checks);
     const current = this.currentOf(tiers, checks);
-    const refused = checks.filter((check) => !check.verdict.allowed);
-    if (refused.length > 0) {
+    let refused: Check[] | undefined;
+    for (const check of checks) if (!check.verdict.allowed) (refused ??= []).push(check);
+    if (refused) {
       this.giveBack(checks);
-      const violated = [...new Set(refused.map((check) => check.tier.name))];
+      const violated: string[] = [];
+      let retryAfterMs = 0;
+      for (const { tier, verdict } of refused) {
+        if (!violated.includes(tier.name)) violated.push(tier.name);
+        retryAfterMs = Math.max(retryAfterMs, verdict.retryAfterMs);
+      }
       for (const name of violated) this.tierMetrics.refused(name);
-      const retryAfterMs = Math.max(...refused.map((check) => check.verdict.retryAfterMs));
       return this.refuse(context, retryAfterMs, violated, { 'RateLimit-Policy': policy, RateLimit: current });
     }
+    const response = context.switchToHttp().getResponse<Reply>();
     this.setResponseHeader(response, 'RateLimit-Policy', policy);
     this.setResponseHeader(response, 'RateLimit', current);
     if (plan.failuresOnly) this.giveBackOnSuccess(response, checks);
@@ -205,9 +286,13 @@ export class ThrottlerGuard extends NestThrottlerGuard {
     return [...items.values()].join(', ');
   }
 
-  private giveBack(checks: Check[]): void {
+  private giveBack(checks: PendingCheck[]): void {
     for (const { tier, id, verdict } of checks) {
-      if (verdict.hit !== undefined) void Promise.resolve(tier.store.release(id, verdict.hit)).catch(() => undefined);
+      const release = (v: ThrottleVerdict) => (v.hit === undefined ? undefined : tier.store.release(id, v.hit));
+      if (!(verdict instanceof Promise) && verdict.hit === undefined) continue; // a refused hit: nothing to give back
+      void Promise.resolve(verdict)
+        .then(release)
+        .catch(() => undefined);
     }
   }
 
@@ -258,6 +343,7 @@ export class ThrottlerGuard extends NestThrottlerGuard {
         store: this.stores.get(tier.name) ?? this.store,
         failClosed: tier.failClosed ?? false,
         partitions: this.partitionsOf(tier, meta),
+        custom: meta(TRACKER + tier.name) !== undefined || meta(KEY_GENERATOR + tier.name) !== undefined,
         limit: limit ?? tier.limit,
         ttl: ttl ?? tier.ttl,
         blockDuration: blockDuration ?? tier.blockDuration ?? 0,
@@ -274,6 +360,7 @@ export class ThrottlerGuard extends NestThrottlerGuard {
     const staticPolicy = (plans: TierPlan[]) =>
       plans.every((p) => p.rule) ? plans.map((p) => policyItem(p.name, p.rule!)).join(', ') : undefined;
     return {
+      sync: [...anonymous, ...authenticated].every((p) => p.rule && !p.custom),
       anonymous,
       authenticated,
       failuresOnly: meta<boolean>(THROTTLE_FAILURES_ONLY) === true,
