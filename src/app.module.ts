@@ -98,6 +98,7 @@ export class AppModule {
           commandTimeoutMs: config.THROTTLE_COMMAND_TIMEOUT_MS,
           retryAfterFailureMs: config.THROTTLE_RETRY_AFTER_FAILURE_MS,
           fallbackDivisor: config.THROTTLE_FALLBACK_DIVISOR,
+          leaseMinLimit: config.THROTTLE_LEASE_MIN_LIMIT,
         }),
         CacheModule.forRoot({
           defaultTtlMs: config.CACHE_DEFAULT_TTL_MS,

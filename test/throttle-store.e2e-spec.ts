@@ -9,6 +9,8 @@ import {
   type ThrottleStore,
   type ThrottleVerdict,
 } from '../src/platform/throttler';
+import { RedisService } from '../src/platform/redis';
+import { LeasingThrottleStore, type LeasingOptions } from '../src/platform/throttler/leasing-throttle.store';
 import { MemoryThrottleStore } from '../src/platform/throttler/memory-throttle.store';
 import { RedisThrottleStore } from '../src/platform/throttler/redis-throttle.store';
 import { redisHarness } from './support/redis-harness';
@@ -505,5 +507,296 @@ describe('failover throttle store', () => {
     expect(await ask(store, id, rule(2))).toMatchObject({ allowed: true, hits: 2 });
     expect(calls.consume).toBe(4);
     expect(store.degraded).toBe(false);
+  });
+});
+
+/** What the leasing store asked of the Redis store (calls the Redis store makes on itself are not counted). */
+interface RedisCalls {
+  lease: number;
+  consume: number;
+  release: number;
+  releaseLeased: [id: string, hit: string, from: number, to: number][];
+}
+
+/** A real Redis store behind a proxy that counts the calls made to it from outside. */
+function countingRedisStore(store: RedisThrottleStore): { store: RedisThrottleStore; calls: RedisCalls } {
+  const calls: RedisCalls = { lease: 0, consume: 0, release: 0, releaseLeased: [] };
+  const proxy = new Proxy(store, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]): unknown => {
+        if (property === 'lease') calls.lease++;
+        else if (property === 'consume') calls.consume++;
+        else if (property === 'release') calls.release++;
+        else if (property === 'releaseLeased') calls.releaseLeased.push(args as RedisCalls['releaseLeased'][number]);
+        // On the target itself: its own inner calls (consume -> lease) stay uncounted.
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  return { store: proxy, calls };
+}
+
+describe('leasing throttle store (on Redis)', () => {
+  const rule = (limit: number, more: Partial<ThrottleRule> = {}): ThrottleRule => ({
+    limit,
+    windowMs: 60_000,
+    blockMs: 0,
+    ...more,
+  });
+  let redis: RedisService;
+  let prefix: string;
+
+  beforeEach(async () => {
+    // A generous command timeout: CI machines are busy.
+    ({ redis, prefix } = await openService({ commandTimeoutMs: 5000 }));
+  });
+
+  /** One app instance: its own Redis store object (its own hit names) on the shared Redis. */
+  const open = (options: Partial<LeasingOptions> = {}) => {
+    const { store: redisStore, calls } = countingRedisStore(new RedisThrottleStore(redis));
+    return { store: new LeasingThrottleStore(redisStore, { minLimit: 100, maxKeys: 1000, ...options }), calls };
+  };
+
+  /** Hits of an id in its Redis log now: every leased hit counts, used or not. */
+  const logged = (id: string) => shared.zcard(`${prefix}thr:{${RedisService.hashKeyPart(id)}}:l`);
+
+  /** Consumes one at a time until refused (at most `max`); the allowed verdicts and the refusal. */
+  async function drain(store: ThrottleStore, id: string, r: ThrottleRule, max = 10_000) {
+    const allowed: ThrottleVerdict[] = [];
+    for (let i = 0; i < max; i++) {
+      const v = await store.consume(id, r);
+      if (!v.allowed) return { allowed, refused: v };
+      allowed.push(v);
+    }
+    return { allowed, refused: undefined };
+  }
+
+  /** The name of the lease a leased hit belongs to (`<lease>.<n>`). */
+  const leaseOf = (hit: string) => hit.replace(/\.\d+$/, '');
+
+  it('takes 1000 hits in leases of 20: about 50 Redis calls, synchronous answers from a lease, the 1001st refused', async () => {
+    // A lease lives at most a tenth of the window (6 s) here, far longer than the test needs.
+    const { store, calls } = open({ share: 0.02, maxLeaseMs: 60_000 });
+    const id = `api\n${key()}`;
+    let sync = 0;
+    const verdicts: ThrottleVerdict[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const answer = store.consume(id, rule(1000));
+      if (!(answer instanceof Promise)) sync++;
+      verdicts.push(await answer);
+    }
+    expect(verdicts.filter((v) => v.allowed)).toHaveLength(1000);
+    const leasesTaken = calls.lease;
+    // Each lease is taken by the one consume that found none; the other 19 of it answer synchronously.
+    expect(sync).toBe(1000 - leasesTaken);
+    expect(sync).toBeGreaterThanOrEqual(1000 - 51);
+    expect(await logged(id)).toBe(1000);
+
+    const refused = store.consume(id, rule(1000));
+    expect(refused).toBeInstanceOf(Promise); // no lease left: it asks Redis
+    const verdict = await refused;
+    expect(verdict).toMatchObject({ allowed: false, hits: 1001 });
+    expect(verdict.hit).toBeUndefined();
+    expect(calls.lease).toBeGreaterThanOrEqual(50);
+    expect(calls.lease).toBeLessThanOrEqual(51);
+    expect(calls.consume).toBe(0);
+    expect(calls.releaseLeased).toEqual([]); // every leased hit was used
+    expect(await logged(id)).toBe(1000);
+  });
+
+  it('never lets two instances on one Redis pass more than the limit together', async () => {
+    const a = open({ share: 0.02 }); // leases of 4
+    const b = open({ share: 0.02 });
+    const lease = 4;
+    const r = rule(200);
+
+    // Strictly alternating.
+    const alternating = `api\n${key()}`;
+    let fromA = 0;
+    let fromB = 0;
+    for (let i = 0; i < 150; i++) {
+      if ((await a.store.consume(alternating, r)).allowed) fromA++;
+      if ((await b.store.consume(alternating, r)).allowed) fromB++;
+    }
+    expect(fromA + fromB).toBeLessThanOrEqual(200);
+    expect(fromA + fromB).toBeGreaterThanOrEqual(200 - 2 * lease);
+    expect(fromA).toBeGreaterThan(0);
+    expect(fromB).toBeGreaterThan(0);
+    expect(await logged(alternating)).toBeLessThanOrEqual(200);
+
+    // Concurrently: two loops interleaving, plus bursts of concurrent hits on each.
+    const concurrent = `api\n${key()}`;
+    const loop = async (store: ThrottleStore) => {
+      let allowed = 0;
+      for (let i = 0; i < 100; i++) if ((await store.consume(concurrent, r)).allowed) allowed++;
+      return allowed;
+    };
+    const burst = async (store: ThrottleStore) => {
+      const verdicts = await Promise.all(Array.from({ length: 60 }, () => store.consume(concurrent, r)));
+      return verdicts.filter((v) => v.allowed).length;
+    };
+    const counts = await Promise.all([loop(a.store), burst(b.store), loop(b.store), burst(a.store)]);
+    const total = counts.reduce((sum, n) => sum + n, 0);
+    expect(total).toBeLessThanOrEqual(200);
+    expect(total).toBeGreaterThanOrEqual(200 - 2 * lease);
+    expect(await logged(concurrent)).toBeLessThanOrEqual(200);
+    // Whatever each still holds, neither passes one more once the window is full.
+    await Promise.all([drain(a.store, concurrent, r), drain(b.store, concurrent, r)]);
+    expect((await a.store.consume(concurrent, r)).allowed).toBe(false);
+    expect((await b.store.consume(concurrent, r)).allowed).toBe(false);
+    expect(await logged(concurrent)).toBeLessThanOrEqual(200);
+  });
+
+  it('takes one lease for concurrent hits on an id (single flight), and they all take from it', async () => {
+    const { store, calls } = open({ share: 0.02, maxLeaseHits: 100 });
+    const id = `api\n${key()}`;
+    const verdicts = await Promise.all(Array.from({ length: 500 }, () => store.consume(id, rule(100_000))));
+    expect(verdicts.every((v) => v.allowed)).toBe(true);
+    expect(calls.lease).toBeLessThanOrEqual(Math.ceil(500 / 100) + 1);
+    expect(calls.consume).toBe(0);
+    expect(new Set(verdicts.map((v) => v.hit)).size).toBe(500);
+    expect(verdicts.map((v) => v.hits).sort((x, y) => x - y)).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
+    expect(await logged(id)).toBe(calls.lease * 100);
+  });
+
+  it('gives unused leased hits back when a lease is renewed or evicted', async () => {
+    const a = open({ share: 0.1, maxLeaseMs: 200, maxKeys: 1 }); // leases of 10, kept 200 ms, one key
+    const b = open({ share: 0.1 });
+    const id = `api\n${key()}`;
+    const r = rule(100);
+
+    const first = await a.store.consume(id, r);
+    expect(first).toMatchObject({ allowed: true, hits: 1 });
+    expect(first.hit).toMatch(/\.1$/);
+    expect(a.calls.lease).toBe(1);
+    expect(await logged(id)).toBe(10); // 1 used, 9 held by A
+
+    // A's 9 unused hits count against B.
+    const fromB = await drain(b.store, id, r);
+    expect(fromB.allowed).toHaveLength(90);
+    expect(fromB.refused).toMatchObject({ allowed: false, hits: 101 });
+    expect(await logged(id)).toBe(100);
+
+    await sleep(200 + 300); // A's lease is over
+    const renewed = await a.store.consume(id, r);
+    expect(renewed.allowed).toBe(true);
+    // The renewal gave hits 2 … 10 of the old lease back before taking the new one.
+    expect(a.calls.releaseLeased).toEqual([[id, leaseOf(first.hit!), 2, 10]]);
+    expect(a.calls.lease).toBe(2);
+    // 9 were free and a lease wants 10: A's new lease took those 9 (1 used, 8 held), so B still finds none.
+    expect(leaseOf(renewed.hit!)).not.toBe(leaseOf(first.hit!));
+    expect(renewed.hits).toBe(92);
+    expect(await logged(id)).toBe(100);
+    expect((await b.store.consume(id, r)).allowed).toBe(false);
+
+    // A keeps one key: a hit on another id evicts this lease, which gives its 8 unused hits back.
+    expect((await a.store.consume(`api\n${key()}`, r)).allowed).toBe(true);
+    expect(a.calls.releaseLeased).toContainEqual([id, leaseOf(renewed.hit!), 2, 9]);
+    const again = await drain(b.store, id, r);
+    expect(again.allowed).toHaveLength(8);
+    expect(again.refused?.allowed).toBe(false);
+    expect(await logged(id)).toBe(100);
+  });
+
+  it('asks Redis on every hit for `lease: false` rules, rules below `minLimit`, and when leasing is off', async () => {
+    const { store, calls } = open({ minLimit: 100 });
+    const unleased = `api\n${key()}`;
+    for (let i = 1; i <= 5; i++) {
+      const answer = store.consume(unleased, rule(1000, { lease: false }));
+      expect(answer).toBeInstanceOf(Promise);
+      expect(await answer).toMatchObject({ allowed: true, hits: i });
+    }
+    expect(calls).toMatchObject({ consume: 5, lease: 0 });
+    expect(await logged(unleased)).toBe(5); // not a lease's worth
+
+    const small = `auth\n${key()}`;
+    const verdicts: ThrottleVerdict[] = [];
+    for (let i = 0; i < 12; i++) verdicts.push(await store.consume(small, rule(10)));
+    expect(verdicts.map((v) => v.allowed)).toEqual([...Array<boolean>(10).fill(true), false, false]);
+    expect(calls).toMatchObject({ consume: 17, lease: 0 });
+    expect(await logged(small)).toBe(10);
+
+    const off = open({ minLimit: 0 });
+    for (let i = 0; i < 3; i++) expect((await off.store.consume(`api\n${key()}`, rule(100_000))).allowed).toBe(true);
+    expect(off.calls).toMatchObject({ consume: 3, lease: 0 });
+    expect(calls.releaseLeased).toEqual([]);
+  });
+
+  it('counts leased hits one by one with a sensible reset, and a released leased hit frees a slot in Redis', async () => {
+    const a = open({ share: 0.1 }); // leases of 10
+    const b = open({ share: 0.1 });
+    const id = `api\n${key()}`;
+    const r = rule(100);
+    const verdicts: ThrottleVerdict[] = [];
+    for (let i = 0; i < 100; i++) verdicts.push(await a.store.consume(id, r));
+    expect(verdicts.map((v) => v.hits)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    for (const v of verdicts) {
+      expect(v).toMatchObject({ allowed: true, retryAfterMs: 0 });
+      // Until the first hit leaves the window.
+      expect(v.resetMs).toBeGreaterThan(60_000 - 10_000);
+      expect(v.resetMs).toBeLessThanOrEqual(60_000);
+    }
+    expect(new Set(verdicts.map((v) => v.hit)).size).toBe(100);
+    expect(verdicts[99]!.resetMs).toBeLessThanOrEqual(verdicts[0]!.resetMs + 50);
+    const refused = await a.store.consume(id, r);
+    expect(refused).toMatchObject({ allowed: false, hits: 101 });
+    expect(refused.retryAfterMs).toBeGreaterThan(0);
+    expect(refused.retryAfterMs).toBeLessThanOrEqual(60_000);
+    expect((await b.store.consume(id, r)).allowed).toBe(false);
+
+    // A hit from the middle of a lease, given back.
+    await a.store.release(id, verdicts[42]!.hit!);
+    expect(a.calls.release).toBe(1);
+    expect(await logged(id)).toBe(99);
+    // Another instance can take that one slot, and no more.
+    expect(await b.store.consume(id, r)).toMatchObject({ allowed: true, hits: 100 });
+    expect((await b.store.consume(id, r)).allowed).toBe(false);
+    expect(await logged(id)).toBe(100);
+  });
+
+  it('frees a slot when a hit of a one-hit lease is given back (limit * share < 1)', async () => {
+    const a = open({ minLimit: 10, share: 0.02 }); // 20 * 0.02 < 1: leases of 1
+    const b = open({ minLimit: 10, share: 0.02 });
+    const id = `api\n${key()}`;
+    const r = rule(20);
+    const { allowed, refused } = await drain(a.store, id, r);
+    expect(allowed).toHaveLength(20);
+    expect(refused).toMatchObject({ allowed: false, hits: 21 });
+    expect(a.calls.lease).toBe(21);
+    await a.store.release(id, allowed[5]!.hit!);
+    expect(await logged(id)).toBe(19);
+    expect(await b.store.consume(id, r)).toMatchObject({ allowed: true, hits: 20 });
+    expect((await b.store.consume(id, r)).allowed).toBe(false);
+  });
+
+  it('gives every unused leased hit back on releaseAll(), for other instances to use', async () => {
+    const a = open({ share: 0.1 }); // leases of 10
+    const b = open({ share: 0.1 });
+    const r = rule(100);
+    const one = `api\n${key()}`;
+    const two = `api\n${key()}`;
+    const fromOne: ThrottleVerdict[] = [];
+    for (let i = 0; i < 3; i++) fromOne.push(await a.store.consume(one, r)); // 7 unused
+    const fromTwo = await a.store.consume(two, r); // 9 unused
+    expect([...fromOne, fromTwo].every((v) => v.allowed)).toBe(true);
+    expect(a.calls.lease).toBe(2);
+    expect((await drain(b.store, one, r)).allowed).toHaveLength(90);
+    expect((await drain(b.store, two, r)).allowed).toHaveLength(90);
+
+    await a.store.releaseAll();
+    expect(a.calls.releaseLeased).toContainEqual([one, leaseOf(fromOne[0]!.hit!), 4, 10]);
+    expect(a.calls.releaseLeased).toContainEqual([two, leaseOf(fromTwo.hit!), 2, 10]);
+    expect(await logged(one)).toBe(93);
+    expect(await logged(two)).toBe(91);
+    expect((await drain(b.store, one, r)).allowed).toHaveLength(7);
+    expect((await drain(b.store, two, r)).allowed).toHaveLength(9);
+
+    // A holds nothing any more: its next hit asks Redis, which is full.
+    const after = a.store.consume(one, r);
+    expect(after).toBeInstanceOf(Promise);
+    expect((await after).allowed).toBe(false);
+    expect(a.calls.lease).toBe(3);
   });
 });

@@ -11,6 +11,8 @@ export interface ThrottleRule {
   blockMs: number;
   /** While the shared store is unusable, refuse to decide (503) instead of limiting per process. */
   failClosed?: boolean;
+  /** false: never take this tier's hits in leases, whatever its limit (see LeasingThrottleStore). */
+  lease?: boolean;
 }
 
 /** The answer to one hit, in milliseconds. */

@@ -50,6 +50,7 @@ interface TierPlan {
   scope: string;
   store: ThrottleStore;
   failClosed: boolean;
+  lease?: boolean;
   partitions: Partition[];
   /** @Throttle's own getTracker / generateKey (may be async). */
   custom: boolean;
@@ -200,6 +201,14 @@ export class ThrottlerGuard extends NestThrottlerGuard {
 
   /** Waits for every verdict; if one store failed, gives the others' hits back and fails. */
   private async settle(pending: PendingCheck[]): Promise<Check[]> {
+    if (pending.length === 1) {
+      const [only] = pending as [PendingCheck];
+      try {
+        return [{ ...only, verdict: await only.verdict }];
+      } catch (error) {
+        return this.fail(pending, error);
+      }
+    }
     const results = await Promise.allSettled(pending.map((check) => check.verdict));
     const failed = results.find((result) => result.status === 'rejected');
     if (failed) return this.fail(pending, failed.reason);
@@ -309,6 +318,7 @@ export class ThrottlerGuard extends NestThrottlerGuard {
       limit: await value(tier.limit),
       windowMs: await value(tier.ttl),
       blockMs: await value(tier.blockDuration),
+      lease: tier.lease,
     };
   }
 
@@ -342,6 +352,7 @@ export class ThrottlerGuard extends NestThrottlerGuard {
           : tier.name,
         store: this.stores.get(tier.name) ?? this.store,
         failClosed: tier.failClosed ?? false,
+        lease: tier.lease,
         partitions: this.partitionsOf(tier, meta),
         custom: meta(TRACKER + tier.name) !== undefined || meta(KEY_GENERATOR + tier.name) !== undefined,
         limit: limit ?? tier.limit,
@@ -349,7 +360,7 @@ export class ThrottlerGuard extends NestThrottlerGuard {
         blockDuration: blockDuration ?? tier.blockDuration ?? 0,
       };
       if (typeof plan.limit === 'number' && typeof plan.ttl === 'number' && typeof plan.blockDuration === 'number') {
-        plan.rule = { limit: plan.limit, windowMs: plan.ttl, blockMs: plan.blockDuration };
+        plan.rule = { limit: plan.limit, windowMs: plan.ttl, blockMs: plan.blockDuration, lease: tier.lease };
       }
       return plan;
     };

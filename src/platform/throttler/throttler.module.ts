@@ -5,6 +5,7 @@ import { ThrottlerModule as NestThrottlerModule } from '@nestjs/throttler';
 import { MetricsService } from '../http';
 import { RedisService } from '../redis';
 import { FailoverThrottleStore } from './failover-throttle.store';
+import { LeasingThrottleStore } from './leasing-throttle.store';
 import { MemoryThrottleStore } from './memory-throttle.store';
 import { RedisThrottleStore } from './redis-throttle.store';
 import { ThrottlerGuard } from './throttler.guard';
@@ -40,8 +41,11 @@ async function createStore(
   // so startup waits for it as long as for the app's own client.
   const deadline = Date.now() + redis.connectTimeoutMs;
   while (connection.status !== 'ready' && Date.now() < deadline) await sleep(10);
+  const shared = new RedisThrottleStore(redis, connection);
   return new FailoverThrottleStore(
-    new RedisThrottleStore(redis, connection),
+    settings.leaseMinLimit > 0
+      ? new LeasingThrottleStore(shared, { minLimit: settings.leaseMinLimit, maxKeys: settings.memoryMaxKeys })
+      : shared,
     {
       maxKeys: settings.memoryMaxKeys,
       retryAfterFailureMs: settings.retryAfterFailureMs,

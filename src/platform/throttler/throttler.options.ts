@@ -36,6 +36,8 @@ export interface ThrottlerTier {
   failClosed?: boolean;
   /** A provider (a @nestjs/throttler storage, or our store port) to use for this tier instead of the module's store. */
   storage?: InjectionToken;
+  /** false: every hit asks Redis, even when the limit is at or above the module's `leaseMinLimit`. */
+  lease?: boolean;
 }
 
 export interface ThrottlerModuleOptions {
@@ -52,6 +54,12 @@ export interface ThrottlerModuleOptions {
   fallbackDivisor?: number;
   /** IPv6 clients count per subnet of this prefix length. Default 64. */
   ipv6SubnetPrefix?: number;
+  /**
+   * Limits at or above this take their hits from Redis in leases (2 % of the limit, at most 100
+   * hits, kept at most 1 s), so most requests make no Redis call; exact to within the lease time.
+   * 0: every hit asks Redis. Default 100.
+   */
+  leaseMinLimit?: number;
 }
 
 export const THROTTLER_SETTINGS = Symbol('THROTTLER_SETTINGS');
@@ -63,6 +71,7 @@ export const THROTTLER_DEFAULTS = {
   retryAfterFailureMs: 1_000,
   fallbackDivisor: 1,
   ipv6SubnetPrefix: 64,
+  leaseMinLimit: 100,
 } satisfies Partial<ThrottlerModuleOptions>;
 
 export type ThrottlerSettings = ThrottlerModuleOptions & typeof THROTTLER_DEFAULTS;
