@@ -37,6 +37,12 @@ async function call(url: string, init: RequestInit = {}): Promise<Answer> {
 const clientIp = () => `10.${[...randomBytes(3)].join('.')}`;
 const fromIp = (ip: string) => ({ 'x-forwarded-for': ip });
 
+async function refusedCount(url: string, tier: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`throttle_refused_total{throttler="${tier}"}`));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
 const login = (url: string, email: string, password: string, ip: string) =>
   call(`${url}/auth/login`, {
     method: 'POST',
@@ -102,6 +108,22 @@ describe('rate limits (ThrottlerModule)', () => {
       expect(refused.rateLimit).toMatch(/^"public";r=0;t=(59|60)$/);
       // Another client is not affected.
       expect((await call(`${app.url}/events?limit=1`, { headers: fromIp(clientIp()) })).status).toBe(200);
+
+      // Later refusals are answered before Nest's pipeline (anonymous, IP-keyed): the same answer, still counted.
+      const metricsBefore = await refusedCount(app.url, 'public');
+      for (const headers of [fromIp(ip), fromIp(ip), { ...fromIp(ip), cookie: 'unrelated=1' }]) {
+        const again = await call(`${app.url}/events?limit=1`, { headers });
+        expect(again).toMatchObject({ status: 429, contentType: refused.contentType, policy: refused.policy });
+        expect(again.rateLimit).toMatch(/^"public";r=0;t=(5\d|60)$/);
+        expect(Number(again.retryAfter)).toBeGreaterThanOrEqual(50);
+        expect(Object.keys(again.body).sort()).toEqual(Object.keys(refused.body).sort());
+        expect(again.body).toMatchObject({
+          type: refused.body.type,
+          'violated-policies': ['public'],
+          instance: '/events',
+        });
+      }
+      expect((await refusedCount(app.url, 'public')) - metricsBefore).toBe(3);
     });
 
     it('counts authenticated requests per user on the api tier, whatever their IP', async () => {

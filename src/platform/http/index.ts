@@ -9,7 +9,13 @@ export {
   type ProblemDetails,
   type ProblemInit,
 } from './problem';
-export { ProblemDetailsFilter } from './problem.filter';
+export {
+  PrerenderedResponse,
+  ProblemDetailsFilter,
+  problemOf,
+  renderProblem,
+  type RenderedResponse,
+} from './problem.filter';
 export { createValidationPipe, type FieldError } from './validation.pipe';
 export { createFastifyAdapter, type FastifyAdapterOptions } from './fastify';
 export { setupOpenApi } from './openapi';

@@ -33,39 +33,78 @@ export class ProblemDetailsFilter implements ExceptionFilter {
   catch(error: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw error;
     const http = host.switchToHttp();
-    const request = http.getRequest<RequestLike>();
-    const { problem, headers } = this.toProblem(error);
-    problem.instance = (request.originalUrl ?? request.url ?? '').split('?')[0];
-    if (request.id) problem.requestId = request.id;
-    if (problem.status >= 500) this.logger.error({ err: error, requestId: request.id }, problem.detail);
-
     const adapter = this.adapterHost.httpAdapter;
     const response = http.getResponse<unknown>();
-    for (const [name, value] of Object.entries(headers)) adapter.setHeader(response, name, value);
-    adapter.setHeader(response, 'Content-Type', PROBLEM_CONTENT_TYPE);
-    adapter.reply(response, JSON.stringify(problem), problem.status);
+    const rendered =
+      error instanceof PrerenderedResponse ? error.rendered : renderProblem(this.toProblem(error), http.getRequest());
+    if (rendered.status >= 500) {
+      this.logger.error({ err: error, requestId: http.getRequest<RequestLike>().id }, problemDetail(rendered));
+    }
+    for (const [name, value] of Object.entries(rendered.headers)) adapter.setHeader(response, name, value);
+    adapter.reply(response, rendered.body, rendered.status);
   }
 
+  /** The problem for an error; override to map more error types. */
   protected toProblem(error: unknown): { problem: ProblemDetails; headers: Record<string, string> } {
-    if (error instanceof ProblemException) {
-      const { type, title, detail, extensions, headers } = error.problem;
-      return {
-        problem: { type: PROBLEM_TYPE_PREFIX + type, title, status: error.getStatus(), detail, ...extensions },
-        headers: headers ?? {},
-      };
-    }
-    if (error instanceof HttpException) {
-      const status = error.getStatus();
-      return { problem: { ...problemForStatus(status), status, detail: detailOf(error) }, headers: {} };
-    }
-    const status = frameworkStatus(error);
-    if (status && status < 500) {
-      return { problem: { ...problemForStatus(status), status, detail: (error as Error).message }, headers: {} };
-    }
+    return problemOf(error);
+  }
+}
+
+/** A response already rendered (an idempotent replay): the filter sends it as it is. */
+export class PrerenderedResponse extends HttpException {
+  constructor(readonly rendered: RenderedResponse) {
+    super('Prerendered response', rendered.status);
+  }
+}
+
+export interface RenderedResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** The problem details (and headers) of any error: what the filter would answer. */
+export function problemOf(error: unknown): { problem: ProblemDetails; headers: Record<string, string> } {
+  if (error instanceof ProblemException) {
+    const { type, title, detail, extensions, headers } = error.problem;
     return {
-      problem: { ...problemForStatus(500), status: 500, detail: 'An unexpected error occurred; it has been logged.' },
-      headers: {},
+      problem: { type: PROBLEM_TYPE_PREFIX + type, title, status: error.getStatus(), detail, ...extensions },
+      headers: headers ?? {},
     };
+  }
+  if (error instanceof HttpException) {
+    const status = error.getStatus();
+    return { problem: { ...problemForStatus(status), status, detail: detailOf(error) }, headers: {} };
+  }
+  const status = frameworkStatus(error);
+  if (status && status < 500) {
+    return { problem: { ...problemForStatus(status), status, detail: (error as Error).message }, headers: {} };
+  }
+  return {
+    problem: { ...problemForStatus(500), status: 500, detail: 'An unexpected error occurred; it has been logged.' },
+    headers: {},
+  };
+}
+
+/** The bytes the filter sends for a problem: `instance` and `requestId` filled from the request. */
+export function renderProblem(
+  { problem, headers }: { problem: ProblemDetails; headers: Record<string, string> },
+  request: RequestLike,
+): RenderedResponse {
+  problem.instance = (request.originalUrl ?? request.url ?? '').split('?')[0];
+  if (request.id) problem.requestId = request.id;
+  return {
+    status: problem.status,
+    headers: { ...headers, 'Content-Type': PROBLEM_CONTENT_TYPE },
+    body: JSON.stringify(problem),
+  };
+}
+
+function problemDetail(rendered: RenderedResponse): string | undefined {
+  try {
+    return (JSON.parse(rendered.body) as ProblemDetails).detail;
+  } catch {
+    return undefined;
   }
 }
 

@@ -9,7 +9,7 @@ export {
   type ThrottlerModuleOptions,
   type ThrottlerTier,
   type ThrottleTracker,
-} from './throttler.options';
+} from './throttler.module-definition';
 export { RedisThrottleStore } from './redis-throttle.store';
 export { MemoryThrottleStore, type MemoryThrottleStoreOptions } from './memory-throttle.store';
 export { FailoverThrottleStore, ThrottleStoreUnavailableError } from './failover-throttle.store';

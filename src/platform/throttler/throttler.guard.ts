@@ -3,88 +3,31 @@ import { ModuleRef, Reflector } from '@nestjs/core';
 import {
   InjectThrottlerOptions,
   InjectThrottlerStorage,
-  normalizeIp,
   ThrottlerGuard as NestThrottlerGuard,
   type ThrottlerModuleOptions as NestThrottlerModuleOptions,
   type ThrottlerStorage,
 } from '@nestjs/throttler';
 import { MetricsService } from '../http';
+import { EdgeRefusals, type EdgeRequest } from './edge-refusals';
 import { ThrottleStoreUnavailableError } from './failover-throttle.store';
+import { policyField, rateLimitField } from './rate-limit-fields';
+import { RoutePlanner, type Check, type PendingCheck, type RoutePlan, type TierPlan } from './throttle-plan';
 import { throttleStoreUnavailable, tooManyRequests } from './throttler.errors';
-import { THROTTLE_FAILURES_ONLY } from './throttler.decorators';
 import { ThrottlerMetrics } from './throttler.metrics';
 import {
   THROTTLE_STORE,
   THROTTLER_SETTINGS,
   type ThrottledRequest,
   type ThrottlerSettings,
-  type ThrottlerTier,
-  type ThrottleTracker,
-} from './throttler.options';
+} from './throttler.module-definition';
 import { fromThrottlerStorage, type ThrottleRule, type ThrottleStore, type ThrottleVerdict } from './throttle.store';
 
-// @nestjs/throttler's metadata keys (its constants are not exported from the package root).
-const LIMIT = 'THROTTLER:LIMIT';
-const TTL = 'THROTTLER:TTL';
-const BLOCK = 'THROTTLER:BLOCK_DURATION';
-const TRACKER = 'THROTTLER:TRACKER';
-const KEY_GENERATOR = 'THROTTLER:KEY_GENERATOR';
-const SKIP = 'THROTTLER:SKIP';
-
-type Resolvable = number | ((context: ExecutionContext) => number | Promise<number>);
-type Partition = (
-  request: ThrottledRequest,
-  context: ExecutionContext,
-) => string | undefined | Promise<string | undefined>;
 type Reply = {
   header?(name: string, value: string): unknown;
   setHeader?(name: string, value: string): unknown;
   raw?: RawReply;
 } & RawReply;
 type RawReply = { statusCode: number; once?(event: 'finish', listener: () => void): unknown };
-
-/** One tier as it applies to one route, resolved once per route. */
-interface TierPlan {
-  name: string;
-  /** Key space: the tier, or the tier and the route when the route sets its own limits. */
-  scope: string;
-  store: ThrottleStore;
-  failClosed: boolean;
-  lease?: boolean;
-  partitions: Partition[];
-  /** @Throttle's own getTracker / generateKey (may be async). */
-  custom: boolean;
-  /** Set when limit, ttl and block are plain numbers; otherwise resolved per request. */
-  rule?: ThrottleRule;
-  limit: Resolvable;
-  ttl: Resolvable;
-  blockDuration: Resolvable;
-}
-
-interface RoutePlan {
-  /** Every rule static and every tracker synchronous: decided without awaiting anything it need not. */
-  sync: boolean;
-  anonymous: TierPlan[];
-  authenticated: TierPlan[];
-  failuresOnly: boolean;
-  /** RateLimit-Policy field values, when every tier's rule is static. */
-  anonymousPolicy?: string;
-  authenticatedPolicy?: string;
-}
-
-interface PendingCheck {
-  tier: TierPlan;
-  rule: ThrottleRule;
-  id: string;
-  verdict: ThrottleVerdict | Promise<ThrottleVerdict>;
-}
-
-interface Check extends PendingCheck {
-  verdict: ThrottleVerdict;
-}
-
-const sfSeconds = (ms: number) => Math.max(0, Math.ceil(ms / 1000));
-const policyItem = (name: string, rule: ThrottleRule) => `"${name}";q=${rule.limit};w=${sfSeconds(rule.windowMs)}`;
 
 /**
  * The global rate-limit guard. It keeps @nestjs/throttler's model (named throttlers, `@Throttle`
@@ -101,8 +44,8 @@ const policyItem = (name: string, rule: ThrottleRule) => `"${name}";q=${rule.lim
  */
 @Injectable()
 export class ThrottlerGuard extends NestThrottlerGuard {
-  private readonly plans = new WeakMap<object, WeakMap<object, RoutePlan>>();
   private readonly stores = new Map<string, ThrottleStore>();
+  private readonly planner: RoutePlanner;
   private readonly tierMetrics: ThrottlerMetrics;
 
   constructor(
@@ -114,9 +57,11 @@ export class ThrottlerGuard extends NestThrottlerGuard {
     private readonly moduleRef: ModuleRef,
     @Optional() metrics?: ThrottlerMetrics,
     @Optional() metricsService?: MetricsService,
+    @Optional() private readonly edge?: EdgeRefusals,
   ) {
     super(options, storage, reflector);
     this.tierMetrics = metrics ?? new ThrottlerMetrics(metricsService?.registry);
+    this.planner = new RoutePlanner(settings, reflector, (tier) => this.stores.get(tier) ?? this.store);
   }
 
   override async onModuleInit(): Promise<void> {
@@ -136,7 +81,7 @@ export class ThrottlerGuard extends NestThrottlerGuard {
 
   private check(context: ExecutionContext): boolean | Promise<boolean> {
     if (context.getType() !== 'http') return true;
-    const plan = this.planFor(context);
+    const plan = this.planner.planFor(context);
     const request = context.switchToHttp().getRequest<ThrottledRequest>();
     const authenticated = request.auth !== undefined;
     const tiers = authenticated ? plan.authenticated : plan.anonymous;
@@ -187,7 +132,7 @@ export class ThrottlerGuard extends NestThrottlerGuard {
     const pending: PendingCheck[] = [];
     try {
       for (const tier of tiers) {
-        const rule = tier.rule ?? (await this.resolveRule(context, tier));
+        const rule = tier.rule ?? (await this.planner.resolveRule(context, tier));
         for (const partition of tier.partitions) {
           const value = await partition(request, context);
           if (value !== undefined) pending.push(this.consume(tier, rule, value));
@@ -231,8 +176,8 @@ export class ThrottlerGuard extends NestThrottlerGuard {
     checks: Check[],
     authenticated: boolean,
   ): boolean {
-    const policy = (authenticated ? plan.authenticatedPolicy : plan.anonymousPolicy) ?? this.policyOf(checks);
-    const current = this.currentOf(tiers, checks);
+    const policy = (authenticated ? plan.authenticatedPolicy : plan.anonymousPolicy) ?? policyField(checks);
+    const current = rateLimitField(tiers, checks);
     let refused: Check[] | undefined;
     for (const check of checks) if (!check.verdict.allowed) (refused ??= []).push(check);
     if (refused) {
@@ -244,6 +189,12 @@ export class ThrottlerGuard extends NestThrottlerGuard {
         retryAfterMs = Math.max(retryAfterMs, verdict.retryAfterMs);
       }
       for (const name of violated) this.tierMetrics.refused(name);
+      const request = context.switchToHttp().getRequest<ThrottledRequest & EdgeRequest>();
+      if (!authenticated && plan.anonymousIpOnly && !plan.failuresOnly && EdgeRefusals.eligible(request)) {
+        const [first] = checks as [Check];
+        const client = first.id.slice(first.tier.scope.length + 1);
+        this.edge?.remember(request, client, { until: Date.now() + retryAfterMs, violated, policy });
+      }
       return this.refuse(context, retryAfterMs, violated, { 'RateLimit-Policy': policy, RateLimit: current });
     }
     const response = context.switchToHttp().getResponse<Reply>();
@@ -268,33 +219,6 @@ export class ThrottlerGuard extends NestThrottlerGuard {
     else response.setHeader?.(name, String(value));
   }
 
-  /** Per tier, the partition with the least left: `"api";r=299;t=60`. */
-  private currentOf(tiers: TierPlan[], checks: Check[]): string {
-    const items: string[] = [];
-    for (const tier of tiers) {
-      let remaining = Infinity;
-      let resetMs = 0;
-      for (const check of checks) {
-        if (check.tier !== tier) continue;
-        const { verdict } = check;
-        const left = verdict.allowed ? Math.max(0, check.rule.limit - verdict.hits) : 0;
-        const reset = verdict.allowed ? verdict.resetMs : verdict.retryAfterMs;
-        if (left < remaining || (left === remaining && reset > resetMs)) {
-          remaining = left;
-          resetMs = reset;
-        }
-      }
-      if (remaining !== Infinity) items.push(`"${tier.name}";r=${remaining};t=${sfSeconds(resetMs)}`);
-    }
-    return items.join(', ');
-  }
-
-  private policyOf(checks: Check[]): string {
-    const items = new Map<string, string>();
-    for (const check of checks) items.set(check.tier.name, policyItem(check.tier.name, check.rule));
-    return [...items.values()].join(', ');
-  }
-
   private giveBack(checks: PendingCheck[]): void {
     for (const { tier, id, verdict } of checks) {
       const release = (v: ThrottleVerdict) => (v.hit === undefined ? undefined : tier.store.release(id, v.hit));
@@ -310,116 +234,5 @@ export class ThrottlerGuard extends NestThrottlerGuard {
     raw.once?.('finish', () => {
       if (raw.statusCode < 400) this.giveBack(checks);
     });
-  }
-
-  private async resolveRule(context: ExecutionContext, tier: TierPlan): Promise<ThrottleRule> {
-    const value = async (v: Resolvable) => (typeof v === 'function' ? v(context) : v);
-    return {
-      limit: await value(tier.limit),
-      windowMs: await value(tier.ttl),
-      blockMs: await value(tier.blockDuration),
-      lease: tier.lease,
-    };
-  }
-
-  private planFor(context: ExecutionContext): RoutePlan {
-    const classRef = context.getClass();
-    const handler = context.getHandler();
-    let byHandler = this.plans.get(classRef);
-    if (!byHandler) this.plans.set(classRef, (byHandler = new WeakMap()));
-    let plan = byHandler.get(handler);
-    if (!plan) byHandler.set(handler, (plan = this.buildPlan(classRef, handler)));
-    return plan;
-  }
-
-  private buildPlan(classRef: object, handler: object): RoutePlan {
-    const targets = [handler, classRef] as [() => unknown, () => unknown];
-    const meta = <T>(key: string) => this.reflector.getAllAndOverride<T | undefined>(key, targets);
-    const named = (name: string) =>
-      Reflect.hasMetadata(LIMIT + name, handler) || Reflect.hasMetadata(LIMIT + name, classRef);
-    const skipAll = meta<boolean>(SKIP + 'default') === true;
-    const applicable = this.settings.tiers.filter((tier) => !skipAll && meta<boolean>(SKIP + tier.name) !== true);
-    const chosen = applicable.filter((tier) => named(tier.name));
-    const build = (tier: ThrottlerTier): TierPlan => {
-      const limit = meta<Resolvable>(LIMIT + tier.name);
-      const ttl = meta<Resolvable>(TTL + tier.name);
-      const blockDuration = meta<Resolvable>(BLOCK + tier.name);
-      const own = limit !== undefined || ttl !== undefined || blockDuration !== undefined;
-      const plan: TierPlan = {
-        name: tier.name,
-        scope: own
-          ? `${tier.name}@${(classRef as { name: string }).name}.${(handler as { name: string }).name}`
-          : tier.name,
-        store: this.stores.get(tier.name) ?? this.store,
-        failClosed: tier.failClosed ?? false,
-        lease: tier.lease,
-        partitions: this.partitionsOf(tier, meta),
-        custom: meta(TRACKER + tier.name) !== undefined || meta(KEY_GENERATOR + tier.name) !== undefined,
-        limit: limit ?? tier.limit,
-        ttl: ttl ?? tier.ttl,
-        blockDuration: blockDuration ?? tier.blockDuration ?? 0,
-      };
-      if (typeof plan.limit === 'number' && typeof plan.ttl === 'number' && typeof plan.blockDuration === 'number') {
-        plan.rule = { limit: plan.limit, windowMs: plan.ttl, blockMs: plan.blockDuration, lease: tier.lease };
-      }
-      return plan;
-    };
-    const pick = (kind: 'anonymous' | 'authenticated') =>
-      (chosen.length > 0 ? chosen : applicable.filter((t) => t.appliesTo === kind || t.appliesTo === 'all')).map(build);
-    const anonymous = pick('anonymous');
-    const authenticated = pick('authenticated');
-    const staticPolicy = (plans: TierPlan[]) =>
-      plans.every((p) => p.rule) ? plans.map((p) => policyItem(p.name, p.rule!)).join(', ') : undefined;
-    return {
-      sync: [...anonymous, ...authenticated].every((p) => p.rule && !p.custom),
-      anonymous,
-      authenticated,
-      failuresOnly: meta<boolean>(THROTTLE_FAILURES_ONLY) === true,
-      anonymousPolicy: staticPolicy(anonymous),
-      authenticatedPolicy: staticPolicy(authenticated),
-    };
-  }
-
-  private partitionsOf(tier: ThrottlerTier, meta: <T>(key: string) => T | undefined): Partition[] {
-    // @Throttle's getTracker / generateKey replace the tier's trackers on that route.
-    type NestTracker = (request: unknown, context: ExecutionContext) => string | Promise<string>;
-    type NestKey = (context: ExecutionContext, tracker: string, name: string) => string;
-    const getTracker = meta<NestTracker>(TRACKER + tier.name);
-    const generateKey = meta<NestKey>(KEY_GENERATOR + tier.name);
-    if (getTracker || generateKey) {
-      const track: NestTracker = getTracker ?? ((request) => this.ipOf(request as ThrottledRequest));
-      return [
-        async (request, context) => {
-          const tracker = await track(request, context);
-          return generateKey ? generateKey(context, tracker, tier.name) : `custom:${tracker}`;
-        },
-      ];
-    }
-    return (tier.trackers ?? ['ip']).map((tracker) => this.partitionOf(tracker));
-  }
-
-  private partitionOf(tracker: ThrottleTracker): Partition {
-    const ip = (request: ThrottledRequest) => `ip:${this.ipOf(request)}`;
-    const user = (request: ThrottledRequest) => {
-      const id = request.auth?.user.id;
-      return id === undefined ? ip(request) : `user:${id}`;
-    };
-    switch (tracker) {
-      case 'ip':
-        return ip;
-      case 'user':
-        return user;
-      case 'tenant':
-        return (request) => {
-          const tenant = this.settings.tenantOf?.(request);
-          return tenant === undefined ? user(request) : `tenant:${tenant}`;
-        };
-      default:
-        return tracker;
-    }
-  }
-
-  private ipOf(request: ThrottledRequest): string {
-    return request.ip ? normalizeIp(request.ip, this.settings.ipv6SubnetPrefix) : 'unknown';
   }
 }

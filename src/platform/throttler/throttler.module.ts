@@ -4,6 +4,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule as NestThrottlerModule } from '@nestjs/throttler';
 import { MetricsService } from '../http';
 import { RedisService } from '../redis';
+import { EdgeRefusals } from './edge-refusals';
 import { FailoverThrottleStore } from './failover-throttle.store';
 import { LeasingThrottleStore } from './leasing-throttle.store';
 import { MemoryThrottleStore } from './memory-throttle.store';
@@ -12,11 +13,12 @@ import { ThrottlerGuard } from './throttler.guard';
 import { ThrottlerMetrics } from './throttler.metrics';
 import {
   THROTTLE_STORE,
+  ThrottlerConfigurableModule,
   THROTTLER_SETTINGS,
   throttlerSettings,
   type ThrottlerModuleOptions,
   type ThrottlerSettings,
-} from './throttler.options';
+} from './throttler.module-definition';
 import type { ThrottleStore } from './throttle.store';
 
 @Module({})
@@ -61,8 +63,9 @@ async function createStore(
  * when Redis is not configured. Register it after SessionModule: its guard reads the session.
  */
 @Module({})
-export class ThrottlerModule {
-  static forRoot(options: ThrottlerModuleOptions): DynamicModule {
+export class ThrottlerModule extends ThrottlerConfigurableModule {
+  static override forRoot(options: ThrottlerModuleOptions): DynamicModule {
+    const base = super.forRoot(options);
     const settings = throttlerSettings(options);
     const stores: DynamicModule = {
       module: ThrottleStoreModule,
@@ -82,7 +85,7 @@ export class ThrottlerModule {
       exports: [THROTTLER_SETTINGS, THROTTLE_STORE, ThrottlerMetrics],
     };
     return {
-      module: ThrottlerModule,
+      ...base,
       global: true,
       imports: [
         stores,
@@ -100,7 +103,12 @@ export class ThrottlerModule {
           }),
         }),
       ],
-      providers: [ThrottlerGuard, { provide: APP_GUARD, useExisting: ThrottlerGuard }],
+      providers: [
+        ...(base.providers ?? []),
+        EdgeRefusals,
+        ThrottlerGuard,
+        { provide: APP_GUARD, useExisting: ThrottlerGuard },
+      ],
       exports: [stores, NestThrottlerModule, ThrottlerGuard],
     };
   }

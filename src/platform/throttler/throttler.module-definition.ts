@@ -1,4 +1,4 @@
-import type { InjectionToken } from '@nestjs/common';
+import { ConfigurableModuleBuilder, type InjectionToken } from '@nestjs/common';
 
 /** The request as trackers see it: the client address, headers, the parsed body, and the session guard's `auth`. */
 export interface ThrottledRequest {
@@ -62,6 +62,12 @@ export interface ThrottlerModuleOptions {
   leaseMinLimit?: number;
 }
 
+export const { ConfigurableModuleClass: ThrottlerConfigurableModule, MODULE_OPTIONS_TOKEN: THROTTLER_MODULE_OPTIONS } =
+  new ConfigurableModuleBuilder<ThrottlerModuleOptions>({ moduleName: 'Throttler' })
+    .setClassMethodName('forRoot')
+    .build();
+
+/** The options with their defaults applied and checked (`throttlerSettings`). */
 export const THROTTLER_SETTINGS = Symbol('THROTTLER_SETTINGS');
 export const THROTTLE_STORE = Symbol('THROTTLE_STORE');
 
