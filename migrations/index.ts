@@ -1,5 +1,6 @@
 import { CreateEvents1795435200000 } from './1795435200000-create-events';
 import { CreateUsers1795438800000 } from './1795438800000-create-users';
+import { CreateOrders1795442400000 } from './1795442400000-create-orders';
 
 /** Every migration, oldest first. The app and the migration CLI both read this list. */
-export const migrations = [CreateEvents1795435200000, CreateUsers1795438800000];
+export const migrations = [CreateEvents1795435200000, CreateUsers1795438800000, CreateOrders1795442400000];

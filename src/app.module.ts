@@ -4,10 +4,13 @@ import { migrations } from '../migrations';
 import { benchTiers, BenchModule } from './bench/bench.module';
 import { ConfigModule, type AppConfig } from './config';
 import { EventsModule } from './modules/events';
+import { OrdersModule } from './modules/orders';
 import { IdentityModule } from './modules/identity';
 import { CacheModule } from './platform/cache';
 import { DatabaseModule } from './platform/database';
 import { HealthModule } from './platform/health';
+import { IdempotencyModule } from './platform/idempotency';
+import { LockModule } from './platform/lock';
 import { HttpPlatformModule } from './platform/http';
 import { RedisModule } from './platform/redis';
 import { SessionModule } from './platform/session';
@@ -108,8 +111,23 @@ export class AppModule {
           fillLeaseMs: config.CACHE_FILL_LEASE_MS,
           retryAfterFailureMs: config.CACHE_RETRY_AFTER_FAILURE_MS,
         }),
+        IdempotencyModule.forRoot({
+          retentionMs: config.IDEMPOTENCY_RETENTION_MS,
+          leaseMs: config.IDEMPOTENCY_LEASE_MS,
+          commandTimeoutMs: config.IDEMPOTENCY_COMMAND_TIMEOUT_MS,
+          memoryMaxKeys: config.IDEMPOTENCY_MEMORY_MAX_KEYS,
+        }),
+        LockModule.forRoot({ ttlMs: config.LOCK_TTL_MS, commandTimeoutMs: config.LOCK_COMMAND_TIMEOUT_MS }),
         IdentityModule,
         EventsModule,
+        OrdersModule.forRoot({
+          holdMs: config.ORDER_HOLD_MS,
+          sweepIntervalMs: config.ORDER_SWEEP_INTERVAL_MS,
+          payments: {
+            latencyMs: config.PAYMENT_FAKE_LATENCY_MS,
+            failureRate: config.PAYMENT_FAKE_FAILURE_PERCENT / 100,
+          },
+        }),
         ...(config.BENCH_ROUTES ? [BenchModule] : []),
       ],
     };

@@ -2,3 +2,4 @@ export { EventsModule } from './events.module';
 export { EventsService } from './events.service';
 export { EventEntity, type EventStatus } from './event.entity';
 export { EventDto } from './dto/event.dto';
+export { eventNotFound } from './events.errors';

@@ -1,0 +1,59 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Controller, Get, HttpCode, HttpException, Param, Post, Query } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import { Idempotent } from '../platform/idempotency';
+import { Lock, WithLock, type LockHandle } from '../platform/lock';
+import { Public } from '../platform/session';
+import { SkipThrottle } from '../platform/throttler';
+
+/**
+ * Reference routes for idempotency and locks (BENCH_ROUTES=true only): public, so they show the
+ * platform's behaviour without a session in the way; each counts its executions.
+ */
+@ApiExcludeController()
+@Public()
+@SkipThrottle()
+@Controller('__bench')
+export class IdempotencyBenchController {
+  private runs = 0;
+
+  /** An idempotent POST that answers at once: after the first call, every call with its key is a replay. */
+  @Post('idempotent/echo')
+  @Idempotent()
+  echo() {
+    return { ok: true, run: ++this.runs };
+  }
+
+  /** Takes `ms` to answer; other requests with its key wait for it up to 5 s. */
+  @Post('idempotent/slow')
+  @Idempotent({ wait: 5000 })
+  async slow(@Query('ms') ms = '500') {
+    const run = ++this.runs;
+    await sleep(Math.min(Number(ms) || 0, 30_000));
+    return { ok: true, run };
+  }
+
+  /** Fails with `status` (a 5xx frees the key; a 4xx is kept and replayed). */
+  @Post('idempotent/fail')
+  @Idempotent()
+  fail(@Query('status') status = '500') {
+    ++this.runs;
+    throw new HttpException(`failing on purpose (run ${this.runs})`, Number(status));
+  }
+
+  /** A POST holding the lock `bench:{id}` while it runs; answers its fencing token. */
+  @Post('locked/:id')
+  @HttpCode(200)
+  @WithLock('bench:{id}')
+  async locked(@Param('id') _id: string, @Lock() lock: LockHandle, @Query('ms') ms = '0') {
+    const run = ++this.runs;
+    if (Number(ms) > 0) await sleep(Math.min(Number(ms), 30_000));
+    return { ok: true, run, token: lock.token };
+  }
+
+  /** Executions so far (all routes above). */
+  @Get('idempotent/runs')
+  count() {
+    return { runs: this.runs };
+  }
+}

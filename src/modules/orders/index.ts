@@ -1,0 +1,6 @@
+export { OrdersModule } from './orders.module';
+export { OrderEntity, type OrderStatus } from './order.entity';
+export { OrderDto } from './dto/order.dto';
+export { ReservationsService } from './reservations.service';
+export { PaymentsService } from './payments.service';
+export { PAYMENT_PROVIDER, type PaymentProvider } from './payment-provider';
