@@ -192,4 +192,24 @@ export const scenarios = [
     expectStatus: 429,
     target: { minRatioTo: 'bare', min: 0.9 },
   },
+  // Idempotency and locks: a replay costs one script call; a locked POST two (take, release).
+  {
+    name: 'idempotent replay',
+    method: 'POST',
+    setup: async (baseUrl) => {
+      const key = `bench-${Math.random().toString(36).slice(2)}`;
+      await requestJson(baseUrl, 'POST', '/__bench/idempotent/echo', {}, 201, { 'idempotency-key': key });
+      return { key };
+    },
+    path: '/__bench/idempotent/echo',
+    headers: ({ key }) => ({ 'idempotency-key': key }),
+    body: {},
+    expectStatus: 201,
+  },
+  {
+    name: 'locked POST (no contention)',
+    method: 'POST',
+    path: '/__bench/locked-each',
+    expectStatus: 200,
+  },
 ];

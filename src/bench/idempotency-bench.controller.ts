@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Controller, Get, HttpCode, HttpException, Param, Post, Query } from '@nestjs/common';
+import { Controller, Get, HttpCode, HttpException, Param, Post, Query, Req } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { Idempotent } from '../platform/idempotency';
-import { Lock, WithLock, type LockHandle } from '../platform/lock';
+import { Lock, LockService, WithLock, type LockHandle } from '../platform/lock';
 import { Public } from '../platform/session';
 import { SkipThrottle } from '../platform/throttler';
 
@@ -16,6 +16,8 @@ import { SkipThrottle } from '../platform/throttler';
 @Controller('__bench')
 export class IdempotencyBenchController {
   private runs = 0;
+
+  constructor(private readonly locks: LockService) {}
 
   /** An idempotent POST that answers at once: after the first call, every call with its key is a replay. */
   @Post('idempotent/echo')
@@ -49,6 +51,16 @@ export class IdempotencyBenchController {
     const run = ++this.runs;
     if (Number(ms) > 0) await sleep(Math.min(Number(ms), 30_000));
     return { ok: true, run, token: lock.token };
+  }
+
+  /**
+   * A POST holding a lock of its own (the request id): the cost of taking and releasing a lock
+   * without contention, which a fixed benchmark URL could not give `@WithLock('bench:{id}')`.
+   */
+  @Post('locked-each')
+  @HttpCode(200)
+  lockedEach(@Req() request: { id: string }) {
+    return this.locks.withLock(`bench:each:${request.id}`, async (lock) => ({ ok: true, token: lock.token }));
   }
 
   /** Executions so far (all routes above). */
