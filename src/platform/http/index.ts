@@ -21,3 +21,4 @@ export { createFastifyAdapter, type FastifyAdapterOptions } from './fastify';
 export { setupOpenApi } from './openapi';
 export { REQUEST_ID_HEADER } from './request-id';
 export { apiSecurityHeaders, useApiSecurityHeaders } from './security-headers';
+export { PageQuery } from './page.query';

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { RedisService } from '../redis';
 import { IdempotencyInterceptor } from './idempotency.interceptor';
@@ -18,18 +17,9 @@ async function createStore(settings: IdempotencySettings, redis: RedisService): 
   if (!redis.configured) {
     return new MemoryIdempotencyStore({ maxKeys: settings.memoryMaxKeys, maxBytes: settings.memoryMaxBytes });
   }
-  // Its own connection: a timeout of its own and no offline queue, so an unusable Redis answers
-  // 503 at once instead of queueing requests whose handlers must not run unprotected.
-  const connection = redis.createConnection({
-    keyPrefix: redis.prefix,
-    enableOfflineQueue: false,
-    commandTimeout: settings.commandTimeoutMs,
-    maxRetriesPerRequest: 0,
-  });
-  void connection.connect().catch(() => undefined);
-  const deadline = Date.now() + redis.connectTimeoutMs;
-  while (connection.status !== 'ready' && Date.now() < deadline) await sleep(10);
-  return new RedisIdempotencyStore(redis, connection);
+  // Fail fast: an unusable Redis answers 503 at once instead of queueing requests whose handlers
+  // must not run unprotected.
+  return new RedisIdempotencyStore(redis, await redis.openFailFastConnection(settings.commandTimeoutMs));
 }
 
 /**

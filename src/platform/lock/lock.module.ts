@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { RedisService } from '../redis';
 import { LockInterceptor } from './lock.interceptor';
@@ -17,16 +16,7 @@ import { RedisLockStore } from './redis-lock.store';
 
 async function createStore(settings: LockSettings, redis: RedisService): Promise<LockStore> {
   if (!redis.configured) return new MemoryLockStore({ maxKeys: settings.memoryMaxKeys });
-  const connection = redis.createConnection({
-    keyPrefix: redis.prefix,
-    enableOfflineQueue: false,
-    commandTimeout: settings.commandTimeoutMs,
-    maxRetriesPerRequest: 0,
-  });
-  void connection.connect().catch(() => undefined);
-  const deadline = Date.now() + redis.connectTimeoutMs;
-  while (connection.status !== 'ready' && Date.now() < deadline) await sleep(10);
-  return new RedisLockStore(redis, connection);
+  return new RedisLockStore(redis, await redis.openFailFastConnection(settings.commandTimeoutMs));
 }
 
 /**

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
@@ -94,6 +95,25 @@ export class RedisService extends EventEmitter<RedisStateEvents> implements OnMo
     connection.on('error', () => undefined); // state listeners report errors; an unhandled 'error' would crash
     this.connections.add(connection);
     connection.once('end', () => this.connections.delete(connection));
+    return connection;
+  }
+
+  /**
+   * A connection of a module's own for request-path commands: its own timeout, no offline queue
+   * and no retries, so an unusable Redis shows at once and the module's failure policy decides
+   * instead of requests queueing behind it. Resolves once it is ready, or after the connect
+   * timeout (until ready, every command on it fails at once).
+   */
+  async openFailFastConnection(commandTimeoutMs: number): Promise<RedisClient> {
+    const connection = this.createConnection({
+      keyPrefix: this.prefix,
+      enableOfflineQueue: false,
+      commandTimeout: commandTimeoutMs,
+      maxRetriesPerRequest: 0,
+    });
+    void connection.connect().catch(() => undefined);
+    const deadline = Date.now() + this.connectTimeoutMs;
+    while (connection.status !== 'ready' && Date.now() < deadline) await sleep(10);
     return connection;
   }
 

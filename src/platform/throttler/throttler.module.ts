@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerModule as NestThrottlerModule } from '@nestjs/throttler';
@@ -30,19 +29,7 @@ async function createStore(
   metrics: ThrottlerMetrics,
 ): Promise<ThrottleStore> {
   if (!redis.configured) return new MemoryThrottleStore({ maxKeys: settings.memoryMaxKeys });
-  // Its own connection: a short command timeout and no offline queue, so a slow or absent Redis
-  // is seen at once and the failure policy decides, instead of requests queueing behind it.
-  const connection = redis.createConnection({
-    keyPrefix: redis.prefix,
-    enableOfflineQueue: false,
-    commandTimeout: settings.commandTimeoutMs,
-    maxRetriesPerRequest: 0,
-  });
-  void connection.connect().catch(() => undefined);
-  // Until it is ready every hit would take the fallback (and fail-closed tiers would answer 503),
-  // so startup waits for it as long as for the app's own client.
-  const deadline = Date.now() + redis.connectTimeoutMs;
-  while (connection.status !== 'ready' && Date.now() < deadline) await sleep(10);
+  const connection = await redis.openFailFastConnection(settings.commandTimeoutMs);
   const shared = new RedisThrottleStore(redis, connection);
   return new FailoverThrottleStore(
     settings.leaseMinLimit > 0
