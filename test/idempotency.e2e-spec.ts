@@ -152,6 +152,14 @@ describe('idempotency keys (@Idempotent)', () => {
         500,
       );
       expect(await runs()).toBe(before + 2);
+
+      // "Not now" (a busy lock, a rate limit: an answer with Retry-After) is not kept either.
+      const busy = newKey();
+      const url = `${ctx.url}/__bench/idempotent/fail?status=409&retryAfter=1`;
+      expect((await post(url, {}, { 'idempotency-key': busy })).status).toBe(409);
+      const retried = await post(url, {}, { 'idempotency-key': busy });
+      expect(retried.headers.get('idempotent-replayed')).toBeNull();
+      expect(await runs()).toBe(before + 4);
     });
 
     it('with `wait`, concurrent requests wait for the first and get its response', async () => {

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Controller, Get, HttpCode, HttpException, Param, Post, Query, Req } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
+import { ProblemException } from '../platform/http';
 import { Idempotent } from '../platform/idempotency';
 import { Lock, LockService, WithLock, type LockHandle } from '../platform/lock';
 import { Public } from '../platform/session';
@@ -35,11 +36,18 @@ export class IdempotencyBenchController {
     return { ok: true, run };
   }
 
-  /** Fails with `status` (a 5xx frees the key; a 4xx is kept and replayed). */
+  /** Fails with `status` (a 5xx, or any answer with `retryAfter`, frees the key; another 4xx is kept and replayed). */
   @Post('idempotent/fail')
   @Idempotent()
-  fail(@Query('status') status = '500') {
+  fail(@Query('status') status = '500', @Query('retryAfter') retryAfter?: string) {
     ++this.runs;
+    if (retryAfter) {
+      throw new ProblemException(Number(status), {
+        type: 'busy-on-purpose',
+        title: 'Busy',
+        headers: { 'Retry-After': retryAfter },
+      });
+    }
     throw new HttpException(`failing on purpose (run ${this.runs})`, Number(status));
   }
 

@@ -135,8 +135,9 @@ export class IdempotencyInterceptor implements NestInterceptor {
     } catch (error) {
       clearInterval(keeper);
       const rendered = renderProblem(problemOf(error), request);
-      if (rendered.status >= 500) {
-        // A server error is not an answer to keep: the key is freed and a retry runs again.
+      if (rendered.status >= 500 || isTransient(rendered.headers)) {
+        // Not an answer to keep: a server error, or a "not now" (a busy lock, a rate limit, all
+        // with Retry-After). The key is freed and the retry runs again.
         await this.store.release(key, owner).catch(() => undefined);
       } else {
         await this.finish(key, owner, fingerprint, rendered, plan, request);
@@ -234,6 +235,9 @@ export class IdempotencyInterceptor implements NestInterceptor {
     return plan;
   }
 }
+
+const isTransient = (headers: Record<string, string>) =>
+  Object.keys(headers).some((name) => name.toLowerCase() === 'retry-after');
 
 function setHeader(reply: Reply, name: string, value: string): void {
   if (typeof reply.header === 'function') reply.header(name, value);
