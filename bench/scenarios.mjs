@@ -194,6 +194,14 @@ export const scenarios = [
   },
   // Idempotency and locks: a replay costs one script call; a locked POST two (take, release).
   {
+    // The reference of the POST scenarios: the bare route as a POST with a JSON body.
+    name: 'bare POST (idempotent reference)',
+    method: 'POST',
+    path: '/__bench/bare',
+    body: {},
+    expectStatus: 201,
+  },
+  {
     name: 'idempotent replay',
     method: 'POST',
     setup: async (baseUrl) => {

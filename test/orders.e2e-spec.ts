@@ -37,7 +37,12 @@ interface EventView {
   priceCents: number;
 }
 
-async function send(method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+async function send(
+  method: string,
+  url: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   const res = await fetch(url, {
     method,
     headers: body === undefined ? headers : { ...json, ...headers },
@@ -109,7 +114,19 @@ describe('orders: reservations and payments', () => {
         ])) as { n: number }[]
       )[0]!.n;
 
-    return { running, url, dataSource, organizer, createEvent, getEvent, reserve, reserveOk, pay, getOrder, ledgerRows };
+    return {
+      running,
+      url,
+      dataSource,
+      organizer,
+      createEvent,
+      getEvent,
+      reserve,
+      reserveOk,
+      pay,
+      getOrder,
+      ledgerRows,
+    };
   }
 
   type Ctx = Awaited<ReturnType<typeof setUp>>;
@@ -212,7 +229,9 @@ describe('orders: reservations and payments', () => {
       expect(window.total).toBe(3);
       expect(window.items.map((o) => o.id)).toEqual([mine[1]!.id]);
 
-      const bobs = parse<{ items: Order[]; total: number }>(await send('GET', `${ctx.url}/orders`, undefined, bob.auth));
+      const bobs = parse<{ items: Order[]; total: number }>(
+        await send('GET', `${ctx.url}/orders`, undefined, bob.auth),
+      );
       expect(bobs.total).toBe(1);
       expect(bobs.items.map((o) => o.id)).toEqual([theirs.id]);
     });
@@ -345,7 +364,9 @@ describe('orders: reservations and payments', () => {
           const answer = await app.pay(order.id, buyer, key);
           expect([402, 502]).toContain(answer.status);
           expect(answer.headers.get('idempotent-replayed')).toBeNull();
-          expect(problemType(answer)).toBe(problem(answer.status === 402 ? 'payment-declined' : 'payment-provider-error'));
+          expect(problemType(answer)).toBe(
+            problem(answer.status === 402 ? 'payment-declined' : 'payment-provider-error'),
+          );
           if (!seen.has(answer.status)) seen.set(answer.status, { key, answer });
         }
         expect([...seen.keys()].sort()).toEqual([402, 502]);

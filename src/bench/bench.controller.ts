@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Controller, Get, ParseIntPipe, Query } from '@nestjs/common';
+import { Controller, Get, ParseIntPipe, Post, Query } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { CurrentUser, Public, type SessionUser } from '../platform/session';
 import { SkipThrottle } from '../platform/throttler';
@@ -13,6 +13,13 @@ export class BenchController {
   @Public()
   @Get('bare')
   bare() {
+    return { ok: true };
+  }
+
+  /** The bare route as a POST with a JSON body: the reference of POST scenarios (body parsing, 201). */
+  @Public()
+  @Post('bare')
+  barePost() {
     return { ok: true };
   }
 

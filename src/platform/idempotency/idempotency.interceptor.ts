@@ -51,6 +51,9 @@ const hash = (value: string) => createHash('sha256').update(value).digest('base6
 export class IdempotencyInterceptor implements NestInterceptor {
   private readonly logger = new Logger('Idempotency');
   private readonly plans = new WeakMap<object, Plan | null>();
+  /** Owners are this process's random id and a counter (22 characters): unique, without a CSPRNG call per request. */
+  private readonly instance = randomBytes(9).toString('base64url');
+  private executions = 0;
 
   constructor(
     @Inject(IDEMPOTENCY_STORE) private readonly store: IdempotencyStore,
@@ -96,7 +99,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     reply: Reply,
     next: CallHandler,
   ): Promise<unknown> {
-    const owner = randomBytes(16).toString('base64url');
+    const owner = this.nextOwner();
     const deadline = Date.now() + (plan.options.wait ?? 0);
     for (let delay = 25; ; delay = Math.min(delay * 2, 250)) {
       const claim = await this.guarded(() => this.store.claim(key, owner, fingerprint, this.settings.leaseMs));
@@ -107,6 +110,10 @@ export class IdempotencyInterceptor implements NestInterceptor {
       if (left <= 0) throw idempotencyKeyInUse(claim.retryAfterMs);
       await sleep(Math.min(delay, left));
     }
+  }
+
+  private nextOwner(): string {
+    return this.instance + (++this.executions).toString(36).padStart(10, '0');
   }
 
   private async execute(

@@ -15,17 +15,18 @@ export interface MemoryThrottleStoreOptions {
   maxBytes?: number;
 }
 
-/** One key's sliding log: a ring of the last `limit` hit times, oldest at `head`. */
+/** One key's sliding log: a ring of the hit times in the window (at most `limit`), oldest at `head`. */
 interface Log {
   times: Float64Array;
   head: number;
   count: number;
   blockedUntil: number;
+  limit: number;
 }
 
 /**
- * The in-process store: the same exact sliding window as the Redis store, O(1) per hit (a ring
- * of `limit` times per key), bounded by keys and bytes. An evicted key starts over, which is the
+ * The in-process store: the same exact sliding window as the Redis store, O(1) per hit (amortised:
+ * a ring of the hit times in the window, grown by doubling), bounded by keys and bytes. An evicted key starts over, which is the
  * price of the bound. It also serves as a @nestjs/throttler storage.
  */
 export class MemoryThrottleStore implements ThrottleStore, ThrottlerStorage {
@@ -37,7 +38,7 @@ export class MemoryThrottleStore implements ThrottleStore, ThrottlerStorage {
       max: options.maxKeys ?? 100_000,
       maxSize: maxBytes,
       // Clamped to the bound: lru-cache would silently not store a larger entry, and a key that
-      // is never stored would let every hit through. (A ring is 8 bytes per slot of the limit.)
+      // is never stored would let every hit through. (A ring is 8 bytes per hit in the window.)
       sizeCalculation: (log, key) => Math.min(log.times.byteLength + key.length + 64, maxBytes),
     });
   }
@@ -68,22 +69,22 @@ export class MemoryThrottleStore implements ThrottleStore, ThrottlerStorage {
   /** Synchronous core, with the clock passed in. */
   hit(id: string, { limit, windowMs, blockMs }: ThrottleRule, now: number): ThrottleVerdict {
     let log = this.logs.get(id);
-    if (!log || log.times.length !== limit) {
-      log = { times: new Float64Array(Math.max(1, limit)), head: 0, count: 0, blockedUntil: 0 };
+    if (!log || log.limit !== limit) {
+      log = { times: new Float64Array(Math.min(limit, 16)), head: 0, count: 0, blockedUntil: 0, limit };
       this.logs.set(id, log);
     }
     if (log.blockedUntil > now) {
       const left = log.blockedUntil - now;
       return { allowed: false, hits: limit + 1, resetMs: left, retryAfterMs: left };
     }
-    const size = log.times.length;
     // Drop hits that left the window: amortised O(1), each hit is dropped once.
     while (log.count > 0 && log.times[log.head]! <= now - windowMs) {
-      log.head = (log.head + 1) % size;
+      log.head = (log.head + 1) % log.times.length;
       log.count--;
     }
     if (log.count < limit) {
-      log.times[(log.head + log.count) % size] = now;
+      if (log.count === log.times.length) this.grow(id, log);
+      log.times[(log.head + log.count) % log.times.length] = now;
       log.count++;
       const resetMs = log.times[log.head]! + windowMs - now;
       return { allowed: true, hits: log.count, resetMs, retryAfterMs: 0, hit: String(now) };
@@ -91,6 +92,19 @@ export class MemoryThrottleStore implements ThrottleStore, ThrottlerStorage {
     const resetMs = log.times[log.head]! + windowMs - now;
     if (blockMs > 0) log.blockedUntil = now + blockMs;
     return { allowed: false, hits: limit + 1, resetMs, retryAfterMs: blockMs > 0 ? blockMs : resetMs };
+  }
+
+  /**
+   * Doubles a full ring (up to the limit), oldest first: memory follows the hits in the window,
+   * not the limit, so a limit of millions costs nothing until it is used.
+   */
+  private grow(id: string, log: Log): void {
+    const size = log.times.length;
+    const times = new Float64Array(Math.min(log.limit, size * 2));
+    for (let i = 0; i < log.count; i++) times[i] = log.times[(log.head + i) % size]!;
+    log.times = times;
+    log.head = 0;
+    this.logs.set(id, log); // the byte bound sees the new size
   }
 
   /** Removes the newest hit logged at that time (hits of one millisecond are interchangeable). */
