@@ -162,6 +162,20 @@ describe('idempotency keys (@Idempotent)', () => {
       expect(await runs()).toBe(before + 4);
     });
 
+    it('takes the key from a body field on deduplication routes (keyField)', async () => {
+      const url = `${ctx.url}/__bench/idempotent/dedupe`;
+      const messageId = newKey();
+      const first = await post(url, { messageId, text: 'hello' });
+      const again = await post(url, { messageId, text: 'hello' });
+      expect(first.status).toBe(201);
+      expect(again).toMatchObject({ status: 201, body: first.body });
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect((await post(url, { messageId, text: 'changed' })).status).toBe(422);
+      const missing = await post(url, { text: 'no id' });
+      expect(missing.status).toBe(400);
+      expect(JSON.parse(missing.body).detail).toContain('messageId');
+    });
+
     it('with `wait`, concurrent requests wait for the first and get its response', async () => {
       const key = newKey();
       const answers = await Promise.all(

@@ -27,6 +27,13 @@ export class IdempotencyBenchController {
     return { ok: true, run: ++this.runs };
   }
 
+  /** A deduplication route: the key is the body's `messageId`, not a header. */
+  @Post('idempotent/dedupe')
+  @Idempotent({ keyField: 'messageId' })
+  dedupe() {
+    return { ok: true, run: ++this.runs };
+  }
+
   /** Takes `ms` to answer; other requests with its key wait for it up to 5 s. */
   @Post('idempotent/slow')
   @Idempotent({ wait: 5000 })
