@@ -7,6 +7,7 @@ import { createTestDatabase, type TestDatabase } from './support/database';
 import { eventBody } from './support/fixtures';
 import { silentServer } from './support/ports';
 import { RedisProcess, TEST_REDIS_URL, uniquePrefix } from './support/redis';
+import { eventually } from './support/eventually';
 
 const json = { 'content-type': 'application/json' };
 
@@ -29,17 +30,6 @@ async function get(url: string, headers: Record<string, string> = {}): Promise<G
     vary: res.headers.get('vary'),
     body: await res.text(),
   };
-}
-
-/** Polls until `check` passes; events (a background refresh landing) have no hook a client can wait on. */
-async function eventually<T>(probe: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await probe();
-  while (!check(value) && Date.now() < deadline) {
-    await sleep(20);
-    value = await probe();
-  }
-  return value;
 }
 
 describe('caching (@Cached, @InvalidatesCache)', () => {

@@ -6,6 +6,7 @@ import { signUp, type SignedIn } from './support/auth';
 import { createTestDatabase, type TestDatabase } from './support/database';
 import { eventBody, PROBLEM_JSON } from './support/fixtures';
 import { TEST_REDIS_URL, uniquePrefix } from './support/redis';
+import { eventually } from './support/eventually';
 
 const json = { 'content-type': 'application/json' };
 const newKey = () => `key-${randomBytes(8).toString('hex')}`;
@@ -53,17 +54,6 @@ async function send(
 
 const parse = <T>(answer: Answer) => JSON.parse(answer.body) as T;
 const problemType = (answer: Answer) => parse<{ type: string }>(answer).type;
-
-/** Polls until `check` passes: a background sweep has no hook a client can wait on. */
-async function eventually<T>(probe: () => Promise<T>, check: (value: T) => boolean, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let value = await probe();
-  while (!check(value) && Date.now() < deadline) {
-    await sleep(50);
-    value = await probe();
-  }
-  return value;
-}
 
 describe('orders: reservations and payments', () => {
   let db: TestDatabase;

@@ -9,6 +9,7 @@ import { logIn, signUp, type SignedIn } from './support/auth';
 import { createTestDatabase, type TestDatabase } from './support/database';
 import { RedisProcess, rawRedis, TEST_REDIS_URL, uniquePrefix } from './support/redis';
 import { eventBody } from './support/fixtures';
+import { eventually } from './support/eventually';
 
 const PROBLEM = 'application/problem+json; charset=utf-8';
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -606,8 +607,18 @@ describe('sessions and identity', () => {
           service.on('state', check);
           check();
         });
-        // The killed redis-server kept nothing, so the old session is gone; a new login works.
+        // The killed redis-server kept nothing, so the old session is gone; a new login works once
+        // the rate limiter (its own connection; the auth tier fails closed) is back on Redis too.
         await expectUnauthenticated(await me(running.url, user.auth));
+        const loginStatus = async () =>
+          (
+            await fetch(`${running.url}/auth/login`, {
+              method: 'POST',
+              headers: json,
+              body: JSON.stringify({ email: user.email, password: user.password }),
+            })
+          ).status;
+        expect(await eventually(loginStatus, (status) => status === 200, 10_000)).toBe(200);
         const again = await logIn(running.url, user.email, user.password);
         expect(await (await me(running.url, again.auth)).json()).toMatchObject({ id: user.userId });
       });

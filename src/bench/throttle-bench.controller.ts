@@ -39,7 +39,8 @@ export async function createPeerStorage(redis: RedisService): Promise<unknown> {
   if (!redis.configured) return new ThrottlerStorageService();
   const { ThrottlerStorageRedisService } = await import('@nest-lab/throttler-storage-redis');
   const connection = redis.createConnection({ keyPrefix: `${redis.prefix}bench:peer:` });
-  await connection.connect().catch(() => undefined);
+  // Not awaited: against a Redis that never answers, connect() never settles and the app would not start.
+  void connection.connect().catch(() => undefined);
   // Its types name ioredis 5; the client is ioredis 6, whose API it uses (call, eval) is unchanged.
   return new ThrottlerStorageRedisService(connection as never);
 }
