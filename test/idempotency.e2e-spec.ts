@@ -192,7 +192,8 @@ describe('idempotency keys (@Idempotent)', () => {
   it('counts Redis round trips: a first execution makes 2 idempotency commands, a replay 1', async () => {
     const redis = await RedisProcess.start();
     const ctx = await setUp({ REDIS_URL: redis.url });
-    const monitor = await new Redis(redis.url).monitor();
+    const client = new Redis(redis.url);
+    const monitor = await client.monitor();
     const commands: string[] = [];
     // Commands a script runs inside Redis show up with the source "lua": only round trips count.
     monitor.on('monitor', (_time: string, args: string[], source: string) => {
@@ -216,6 +217,7 @@ describe('idempotency keys (@Idempotent)', () => {
       expect(commands.every((c) => c === 'evalsha')).toBe(true);
     } finally {
       monitor.disconnect();
+      client.disconnect(); // monitor() opens a connection of its own; this one would reconnect forever
       await ctx.running.close();
       await redis.stop();
     }
