@@ -3,7 +3,7 @@ import { LRUCache } from 'lru-cache';
 import { MemoryThrottleStore } from './memory-throttle.store';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import {
-  toThrottlerRecord,
+  incrementThrough,
   type ThrottleRecord,
   type ThrottleRule,
   type ThrottleStore,
@@ -81,16 +81,8 @@ export class FailoverThrottleStore implements ThrottleStore, ThrottlerStorage {
   }
 
   /** The same, as a @nestjs/throttler storage. */
-  async increment(
-    key: string,
-    ttl: number,
-    limit: number,
-    blockDuration: number,
-    name: string,
-  ): Promise<ThrottleRecord> {
-    return toThrottlerRecord(
-      await this.consume(`${name}\n${key}`, { limit, windowMs: ttl, blockMs: blockDuration }, name),
-    );
+  increment(key: string, ttl: number, limit: number, blockDuration: number, name: string): Promise<ThrottleRecord> {
+    return incrementThrough(this, key, ttl, limit, blockDuration, name);
   }
 
   release(id: string, hit: string): void | Promise<void> {

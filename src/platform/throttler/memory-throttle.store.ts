@@ -1,7 +1,7 @@
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import { LRUCache } from 'lru-cache';
 import {
-  toThrottlerRecord,
+  incrementThrough,
   type ThrottleRecord,
   type ThrottleRule,
   type ThrottleStore,
@@ -55,15 +55,8 @@ export class MemoryThrottleStore implements ThrottleStore, ThrottlerStorage {
     return this.hit(id, rule, Date.now());
   }
 
-  async increment(
-    key: string,
-    ttl: number,
-    limit: number,
-    blockDuration: number,
-    throttlerName: string,
-  ): Promise<ThrottleRecord> {
-    const rule = { limit, windowMs: ttl, blockMs: blockDuration };
-    return toThrottlerRecord(this.hit(`${throttlerName}\n${key}`, rule, Date.now()));
+  increment(key: string, ttl: number, limit: number, blockDuration: number, name: string): Promise<ThrottleRecord> {
+    return incrementThrough(this, key, ttl, limit, blockDuration, name);
   }
 
   /** Synchronous core, with the clock passed in. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import { RedisService, type RedisClient, type RedisScriptCall } from '../redis';
 import {
-  toThrottlerRecord,
+  incrementThrough,
   type ThrottleRecord,
   type ThrottleRule,
   type ThrottleStore,
@@ -111,15 +111,7 @@ export class RedisThrottleStore implements ThrottleStore, ThrottlerStorage {
     return key;
   }
 
-  async increment(
-    key: string,
-    ttl: number,
-    limit: number,
-    blockDuration: number,
-    throttlerName: string,
-  ): Promise<ThrottleRecord> {
-    return toThrottlerRecord(
-      await this.consume(`${throttlerName}\n${key}`, { limit, windowMs: ttl, blockMs: blockDuration }),
-    );
+  increment(key: string, ttl: number, limit: number, blockDuration: number, name: string): Promise<ThrottleRecord> {
+    return incrementThrough(this, key, ttl, limit, blockDuration, name);
   }
 }

@@ -51,6 +51,19 @@ export function toThrottlerRecord(verdict: ThrottleVerdict): ThrottleRecord {
   };
 }
 
+/** @nestjs/throttler's `increment` on our port: one adapter for every store of ours. */
+export async function incrementThrough(
+  store: ThrottleStore,
+  key: string,
+  ttl: number,
+  limit: number,
+  blockDuration: number,
+  throttlerName: string,
+): Promise<ThrottleRecord> {
+  const rule = { limit, windowMs: ttl, blockMs: blockDuration };
+  return toThrottlerRecord(await store.consume(`${throttlerName}\n${key}`, rule, throttlerName));
+}
+
 /**
  * Any @nestjs/throttler storage (the default in-memory one, a third-party Redis storage) behind
  * our port: it cannot give hits back, and it reports whole seconds.
