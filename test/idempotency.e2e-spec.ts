@@ -6,23 +6,12 @@ import { startApp } from './support/app';
 import { signUp, type SignedIn } from './support/auth';
 import { createTestDatabase, type TestDatabase } from './support/database';
 import { eventBody, PROBLEM_JSON } from './support/fixtures';
+import { problemType, send } from './support/http';
 import { RedisProcess, TEST_REDIS_URL, uniquePrefix } from './support/redis';
 
-const json = { 'content-type': 'application/json' };
 const newKey = () => `key-${randomBytes(8).toString('hex')}`;
 
-interface Answer {
-  status: number;
-  body: string;
-  headers: Headers;
-}
-
-async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const res = await fetch(url, { method: 'POST', headers: { ...json, ...headers }, body: JSON.stringify(body) });
-  return { status: res.status, body: await res.text(), headers: res.headers };
-}
-
-const problemType = (answer: Answer) => (JSON.parse(answer.body) as { type: string }).type;
+const post = (url: string, body: unknown, headers: Record<string, string> = {}) => send('POST', url, body, headers);
 
 describe('idempotency keys (@Idempotent)', () => {
   let db: TestDatabase;

@@ -5,18 +5,12 @@ import { startApp } from './support/app';
 import { signUp, type SignedIn } from './support/auth';
 import { createTestDatabase, type TestDatabase } from './support/database';
 import { eventBody, PROBLEM_JSON } from './support/fixtures';
+import { parse, problemType, send, type Answer } from './support/http';
 import { TEST_REDIS_URL, uniquePrefix } from './support/redis';
 import { eventually } from './support/eventually';
 
-const json = { 'content-type': 'application/json' };
 const newKey = () => `key-${randomBytes(8).toString('hex')}`;
 const problem = (type: string) => `urn:box-office:problem:${type}`;
-
-interface Answer {
-  status: number;
-  body: string;
-  headers: Headers;
-}
 
 interface Order {
   id: string;
@@ -37,23 +31,6 @@ interface EventView {
   seatsAvailable: number;
   priceCents: number;
 }
-
-async function send(
-  method: string,
-  url: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<Answer> {
-  const res = await fetch(url, {
-    method,
-    headers: body === undefined ? headers : { ...json, ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: await res.text(), headers: res.headers };
-}
-
-const parse = <T>(answer: Answer) => JSON.parse(answer.body) as T;
-const problemType = (answer: Answer) => parse<{ type: string }>(answer).type;
 
 describe('orders: reservations and payments', () => {
   let db: TestDatabase;
