@@ -6,6 +6,7 @@ import {
   createFastifyAdapter,
   createLogger,
   PinoNestLogger,
+  serveOperationalRoutesOnly,
   setupOpenApi,
   useApiSecurityHeaders,
 } from './platform/http';
@@ -21,6 +22,8 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     createFastifyAdapter({ logger, bodyLimit: config.BODY_LIMIT_BYTES, trustedProxies: config.TRUSTED_PROXIES }),
     { logger: new PinoNestLogger(logger), abortOnError: false },
   );
+  // A worker pod (API_ENABLED=false) answers its probes and metrics scrapes only.
+  if (!config.API_ENABLED) serveOperationalRoutesOnly(app, ['/health', '/metrics']);
   useApiSecurityHeaders(app, {
     production: config.NODE_ENV === 'production',
     docsPath: config.DOCS_ENABLED ? '/docs' : undefined,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { migrations } from '../migrations';
 import { benchTiers, BenchModule } from './bench/bench.module';
-import { ConfigModule, type AppConfig } from './config';
+import { ConfigModule, queueShutdownTimeoutMs, type AppConfig } from './config';
 import { EventsModule } from './modules/events';
 import { OrdersModule } from './modules/orders';
 import { IdentityModule } from './modules/identity';
@@ -13,6 +13,7 @@ import { IdempotencyModule } from './platform/idempotency';
 import { LockModule } from './platform/lock';
 import { HttpPlatformModule } from './platform/http';
 import { RedisModule } from './platform/redis';
+import { QueueModule } from './platform/queue';
 import { SessionModule } from './platform/session';
 import { bodyField, ThrottlerModule, type ThrottlerTier } from './platform/throttler';
 
@@ -118,6 +119,15 @@ export class AppModule {
           memoryMaxKeys: config.IDEMPOTENCY_MEMORY_MAX_KEYS,
         }),
         LockModule.forRoot({ ttlMs: config.LOCK_TTL_MS, commandTimeoutMs: config.LOCK_COMMAND_TIMEOUT_MS }),
+        QueueModule.forRoot({
+          workersEnabled: config.WORKERS_ENABLED,
+          lockDurationMs: config.QUEUE_LOCK_DURATION_MS,
+          stalledIntervalMs: config.QUEUE_STALLED_INTERVAL_MS,
+          shutdownTimeoutMs: queueShutdownTimeoutMs(config),
+          commandTimeoutMs: config.QUEUE_COMMAND_TIMEOUT_MS,
+          memoryMaxJobs: config.QUEUE_MEMORY_MAX_JOBS,
+          dashboardPath: config.QUEUE_DASHBOARD_ENABLED ? '/admin/queues' : false,
+        }),
         IdentityModule,
         EventsModule,
         OrdersModule.forRoot({

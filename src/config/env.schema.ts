@@ -19,6 +19,17 @@ const int = (fallback: number, min: number, max: number) => {
     .default(fallback);
 };
 
+/** An integer that may be left unset (its default depends on other variables). */
+const optionalInt = (min: number, max: number) => {
+  const error = `expected an integer between ${min} and ${max}`;
+  return z
+    .string()
+    .regex(/^\d{1,9}$/, { error })
+    .transform(Number)
+    .pipe(z.number().min(min, { error }).max(max, { error }))
+    .optional();
+};
+
 const hostPortList = z
   .string()
   .regex(/^[^,:\s]+:\d{1,5}(,[^,:\s]+:\d{1,5})*$/, {
@@ -145,12 +156,43 @@ export const envSchema = z.object({
   PAYMENT_FAKE_LATENCY_MS: int(0, 0, 600_000),
   PAYMENT_FAKE_FAILURE_PERCENT: int(0, 0, 100),
 
+  API_ENABLED: bool(true),
+  WORKERS_ENABLED: bool(true),
+  QUEUE_LOCK_DURATION_MS: int(30_000, 1000, 3_600_000),
+  QUEUE_STALLED_INTERVAL_MS: int(30_000, 500, 3_600_000),
+  QUEUE_SHUTDOWN_TIMEOUT_MS: optionalInt(0, 600_000),
+  QUEUE_COMMAND_TIMEOUT_MS: int(1000, 1, 60_000),
+  QUEUE_MEMORY_MAX_JOBS: int(10_000, 10, 10_000_000),
+  QUEUE_DASHBOARD_ENABLED: bool(true),
+  EXPORTS_RETENTION_MS: int(86_400_000, 60_000, 30 * 86_400_000),
+  EXPORTS_PAGE_SIZE: int(500, 1, 10_000),
+  EXPORTS_PAGE_PAUSE_MS: int(0, 0, 60_000),
+  WEBHOOK_ATTEMPTS: int(8, 1, 50),
+  WEBHOOK_BACKOFF_MS: int(2000, 1, 3_600_000),
+  WEBHOOK_TIMEOUT_MS: int(5000, 100, 60_000),
+  WEBHOOK_ALLOW_HTTP: bool(false),
+  WEBHOOK_ALLOWED_PRIVATE_ADDRESSES: addressList.optional(),
+  WEBHOOK_SWEEP_INTERVAL_MS: int(30_000, 0, 3_600_000),
+
   READINESS_REQUIRES_REDIS: bool(false),
   SHUTDOWN_DRAIN_MS: int(5000, 0, 300_000),
   SHUTDOWN_TIMEOUT_MS: int(25_000, 1000, 600_000),
 });
 
 export type Env = z.output<typeof envSchema>;
+
+/**
+ * How long running jobs may finish after SIGTERM: QUEUE_SHUTDOWN_TIMEOUT_MS, or by default 15 s
+ * within what the shutdown leaves after the drain (2 s kept for closing the rest).
+ */
+export function queueShutdownTimeoutMs(
+  env: Pick<Env, 'QUEUE_SHUTDOWN_TIMEOUT_MS' | 'SHUTDOWN_TIMEOUT_MS' | 'SHUTDOWN_DRAIN_MS'>,
+): number {
+  return (
+    env.QUEUE_SHUTDOWN_TIMEOUT_MS ??
+    Math.max(0, Math.min(15_000, env.SHUTDOWN_TIMEOUT_MS - env.SHUTDOWN_DRAIN_MS - 2000))
+  );
+}
 
 export interface EnvIssue {
   variable: keyof Env;
@@ -182,6 +224,34 @@ export function crossVariableIssues(env: Partial<Env>): EnvIssue[] {
     env.SESSION_IDLE_TIMEOUT_MS > env.SESSION_ABSOLUTE_TIMEOUT_MS
   ) {
     issues.push({ variable: 'SESSION_IDLE_TIMEOUT_MS', expected: 'expected at most SESSION_ABSOLUTE_TIMEOUT_MS' });
+  }
+  if (env.API_ENABLED === false && env.WORKERS_ENABLED === false) {
+    issues.push({ variable: 'WORKERS_ENABLED', expected: 'API_ENABLED and WORKERS_ENABLED cannot both be false' });
+  }
+  if ((env.API_ENABLED === false || env.WORKERS_ENABLED === false) && !redisConfigured) {
+    issues.push({
+      variable: env.API_ENABLED === false ? 'API_ENABLED' : 'WORKERS_ENABLED',
+      expected:
+        'false needs Redis (REDIS_URL): without it, queues live in this process, which must both enqueue and work',
+    });
+  }
+  if (env.NODE_ENV === 'production' && env.WEBHOOK_ALLOW_HTTP === true) {
+    issues.push({
+      variable: 'WEBHOOK_ALLOW_HTTP',
+      expected: 'must be false when NODE_ENV=production (webhooks go over HTTPS)',
+    });
+  }
+  if (
+    env.SHUTDOWN_DRAIN_MS !== undefined &&
+    env.QUEUE_SHUTDOWN_TIMEOUT_MS !== undefined &&
+    env.SHUTDOWN_TIMEOUT_MS !== undefined &&
+    env.SHUTDOWN_DRAIN_MS < env.SHUTDOWN_TIMEOUT_MS &&
+    env.SHUTDOWN_DRAIN_MS + env.QUEUE_SHUTDOWN_TIMEOUT_MS >= env.SHUTDOWN_TIMEOUT_MS
+  ) {
+    issues.push({
+      variable: 'QUEUE_SHUTDOWN_TIMEOUT_MS',
+      expected: `expected SHUTDOWN_DRAIN_MS + QUEUE_SHUTDOWN_TIMEOUT_MS below SHUTDOWN_TIMEOUT_MS (${env.SHUTDOWN_TIMEOUT_MS})`,
+    });
   }
   if (env.REDIS_SENTINELS && env.REDIS_CLUSTER_NODES) {
     issues.push({

@@ -1,3 +1,3 @@
 export { ConfigModule, APP_CONFIG, InjectConfig, type AppConfig } from './config.module';
 export { loadConfig, ConfigError } from './load-config';
-export type { Env } from './env.schema';
+export { queueShutdownTimeoutMs, type Env } from './env.schema';

@@ -1,8 +1,9 @@
-import { Controller, Get, Inject, ServiceUnavailableException, Res } from '@nestjs/common';
+import { Controller, Get, Inject, Optional, ServiceUnavailableException, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { HEALTH_MODULE_OPTIONS, type HealthModuleOptions } from './health.module-definition';
 import { Public } from '../session';
+import { QueueHealthIndicator } from '../queue';
 import { RedisHealthIndicator } from './redis.health';
 import { SkipThrottle } from '@nestjs/throttler';
 
@@ -20,6 +21,7 @@ export class HealthController {
     private readonly database: TypeOrmHealthIndicator,
     private readonly redis: RedisHealthIndicator,
     @Inject(HEALTH_MODULE_OPTIONS) private readonly options: HealthModuleOptions,
+    @Optional() private readonly queues?: QueueHealthIndicator,
   ) {}
 
   /** The process answers: nothing else is checked, so a dependency outage never restarts pods. */
@@ -38,6 +40,7 @@ export class HealthController {
       return await this.health.check([
         this.database.pingCheck('database').withTimeout(timeoutMs),
         () => this.redis.check('redis', { required: this.options.readinessRequiresRedis ?? false, timeoutMs }),
+        ...(this.queues ? [() => (this.queues as QueueHealthIndicator).check('queue')] : []),
       ]);
     } catch (error) {
       // Terminus reports failure as a 503 exception carrying its usual body; probes and

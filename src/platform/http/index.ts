@@ -22,3 +22,4 @@ export { setupOpenApi } from './openapi';
 export { REQUEST_ID_HEADER } from './request-id';
 export { apiSecurityHeaders, useApiSecurityHeaders } from './security-headers';
 export { PageQuery } from './page.query';
+export { serveOperationalRoutesOnly } from './operational-only';

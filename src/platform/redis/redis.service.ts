@@ -31,6 +31,7 @@ interface RedisStateEvents {
 export class RedisService extends EventEmitter<RedisStateEvents> implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Redis');
   private readonly connections = new Set<RedisClient>();
+  private readonly named = new Map<string, { connection: RedisClient; family: Set<RedisClient> }>();
   private readonly scripts = new WeakMap<RedisClient, Map<string, string>>();
   private readonly primary: RedisClient | null;
   private current: RedisState;
@@ -96,6 +97,44 @@ export class RedisService extends EventEmitter<RedisStateEvents> implements OnMo
     this.connections.add(connection);
     connection.once('end', () => this.connections.delete(connection));
     return connection;
+  }
+
+  /**
+   * One connection per name, opened on first use with these settings: lets two parts of a module
+   * (a library's factory and the service that shuts it down) share one connection. Its
+   * duplicates (BullMQ makes one per blocking reader) are opened here too, so `endNamed` can
+   * reach them.
+   */
+  namedConnection(name: string, overrides: RedisOptions = {}): RedisClient {
+    const known = this.named.get(name);
+    if (known) return known.connection;
+    const connection = this.createConnection(overrides);
+    const family = new Set<RedisClient>([connection]);
+    if (!('nodes' in connection)) {
+      connection.duplicate = ((more?: RedisOptions) => {
+        const copy = this.createConnection({ ...overrides, ...more });
+        family.add(copy);
+        return copy;
+      }) as typeof connection.duplicate;
+    }
+    this.named.set(name, { connection, family });
+    return connection;
+  }
+
+  /**
+   * Ends a named connection and its duplicates now, whatever their state: pending commands
+   * fail and reconnecting stops. ioredis leaves a reconnecting client in "reconnecting" on
+   * disconnect() and never emits 'end', so whatever awaits 'end' (BullMQ's close) would wait
+   * forever; the status and the event are set here instead.
+   */
+  endNamed(name: string): void {
+    for (const connection of this.named.get(name)?.family ?? []) {
+      connection.disconnect();
+      if (connection.status !== 'end') {
+        (connection as { status: string }).status = 'end';
+        connection.emit('end');
+      }
+    }
   }
 
   /**
