@@ -5,6 +5,8 @@ import { benchTiers, BenchModule } from './bench/bench.module';
 import { ConfigModule, queueShutdownTimeoutMs, type AppConfig } from './config';
 import { EventsModule } from './modules/events';
 import { OrdersModule } from './modules/orders';
+import { ReportsModule } from './modules/reports';
+import { WebhooksModule } from './modules/webhooks';
 import { IdentityModule } from './modules/identity';
 import { CacheModule } from './platform/cache';
 import { DatabaseModule } from './platform/database';
@@ -130,6 +132,11 @@ export class AppModule {
         }),
         IdentityModule,
         EventsModule,
+        ReportsModule.forRoot({
+          retentionMs: config.EXPORTS_RETENTION_MS,
+          pageSize: config.EXPORTS_PAGE_SIZE,
+          pagePauseMs: config.EXPORTS_PAGE_PAUSE_MS,
+        }),
         OrdersModule.forRoot({
           holdMs: config.ORDER_HOLD_MS,
           sweepIntervalMs: config.ORDER_SWEEP_INTERVAL_MS,
@@ -137,6 +144,14 @@ export class AppModule {
             latencyMs: config.PAYMENT_FAKE_LATENCY_MS,
             failureRate: config.PAYMENT_FAKE_FAILURE_PERCENT / 100,
           },
+        }),
+        WebhooksModule.forRoot({
+          attempts: config.WEBHOOK_ATTEMPTS,
+          backoffMs: config.WEBHOOK_BACKOFF_MS,
+          timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+          allowHttp: config.WEBHOOK_ALLOW_HTTP,
+          allowedPrivateAddresses: config.WEBHOOK_ALLOWED_PRIVATE_ADDRESSES ?? [],
+          sweepIntervalMs: config.WEBHOOK_SWEEP_INTERVAL_MS,
         }),
         ...(config.BENCH_ROUTES ? [BenchModule] : []),
       ],

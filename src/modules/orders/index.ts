@@ -4,3 +4,4 @@ export { OrderDto } from './dto/order.dto';
 export { ReservationsService } from './reservations.service';
 export { PaymentsService } from './payments.service';
 export { PAYMENT_PROVIDER, type PaymentProvider } from './payment-provider';
+export { ORDER_PAID, ORDER_EVENTS_LISTENER, type OrderEventsListener, type OrderPaidPayload } from './order-events';

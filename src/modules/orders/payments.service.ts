@@ -1,8 +1,9 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { LockHandle } from '../../platform/lock';
 import { OrderEntity } from './order.entity';
+import { ORDER_EVENTS_LISTENER, ORDER_PAID, type OrderEventsListener } from './order-events';
 import {
   holdExpired,
   orderAlreadyPaid,
@@ -31,6 +32,7 @@ export class PaymentsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @InjectPaymentProvider() private readonly provider: PaymentProvider,
+    @Optional() @Inject(ORDER_EVENTS_LISTENER) private readonly listener?: OrderEventsListener,
   ) {}
 
   async pay(orderId: string, userId: string, lock: Pick<LockHandle, 'token' | 'signal'>): Promise<OrderEntity> {
@@ -49,16 +51,28 @@ export class PaymentsService {
       throw error;
     }
 
-    // The write is fenced: it matches only if no later lock holder has written this order.
+    // The write is fenced: it matches only if no later lock holder has written this order. The
+    // same statement records `order.paid` in the outbox, so paid and "event recorded" are one fact.
     const [paid] = (await this.dataSource.query(
       `WITH paid AS (
          UPDATE orders SET status = 'paid', payment_id = $2, fence_token = $3, paid_at = now(), updated_at = now()
           WHERE id = $1 AND status = 'held' AND fence_token < $3
+         RETURNING id, event_id, quantity, amount_cents, currency, paid_at
+       ), recorded AS (
+         INSERT INTO order_events (type, order_id, organizer_id, payload)
+         SELECT $4, p.id, e.organizer_id, jsonb_build_object(
+                  'orderId', p.id, 'eventId', p.event_id, 'quantity', p.quantity, 'amountCents', p.amount_cents,
+                  'currency', p.currency,
+                  'paidAt', to_char(p.paid_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+           FROM paid p JOIN events e ON e.id = p.event_id
          RETURNING id
-       ) SELECT id FROM paid`,
-      [orderId, chargeId, lock.token],
-    )) as { id: string }[];
-    if (paid) return (await orders.findOneBy({ id: orderId }))!;
+       ) SELECT paid.id, recorded.id AS event_record_id FROM paid LEFT JOIN recorded ON true`,
+      [orderId, chargeId, lock.token, ORDER_PAID],
+    )) as { id: string; event_record_id: string | null }[];
+    if (paid) {
+      if (paid.event_record_id) this.listener?.recorded(paid.event_record_id, ORDER_PAID);
+      return (await orders.findOneBy({ id: orderId }))!;
+    }
 
     const now = await orders.findOneBy({ id: orderId });
     if (now?.status === 'paid') {
