@@ -1,5 +1,6 @@
 // Benchmark harness: starts the compiled app, seeds data, load-tests every scenario in
-// bench/scenarios.mjs, prints a table and writes bench/results/latest.json.
+// bench/scenarios.mjs, runs the queue section (bench/lib/queue.mjs), prints the tables and
+// writes bench/results/latest.json.
 // Env knobs: see bench/lib/config.mjs and bench/README.md.
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -8,11 +9,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from './lib/config.mjs';
+import {
+  buildQueueRows,
+  checkQueueScenarios,
+  evaluateQueueTargets,
+  printQueueReport,
+  runQueueRounds,
+  selectQueueScenarios,
+} from './lib/queue.mjs';
 import { buildRows, evaluateTargets, printReport, targetList, writeJson } from './lib/report.mjs';
 import { freePort, startServer, waitReady } from './lib/server.mjs';
 import { statusRanges } from './lib/status.mjs';
 import * as wrk from './lib/wrk.mjs';
-import { scenarios, servers as serverVariants } from './scenarios.mjs';
+import { queueScenarios, scenarios, servers as serverVariants } from './scenarios.mjs';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.dirname(benchDir);
@@ -84,12 +93,14 @@ function checkVariant(name, { env = {} } = {}) {
 // of surfacing as a target that is silently SKIPped whenever BENCH_FILTER hides it.
 function checkReferences(names) {
   for (const [name, variant] of Object.entries(serverVariants)) checkVariant(name, variant);
-  for (const s of scenarios) {
+  checkQueueScenarios(queueScenarios);
+  for (const s of [...scenarios, ...queueScenarios]) {
     if (s.server !== undefined && !Object.hasOwn(serverVariants, s.server)) {
       throw new Error(`scenario "${s.name}": server "${s.server}" is not defined in \`servers\` of scenarios.mjs`);
     }
     // The baseline defines "ratio to bare" for the main server; it must run there.
     if (s.baseline && s.server !== undefined) throw new Error(`baseline "${s.name}" cannot have a \`server\``);
+    if (queueScenarios.includes(s)) continue; // their targets: checkQueueScenarios()
     for (const t of targetList(s.target)) {
       if (!names.includes(t?.minRatioTo) || typeof t.min !== 'number') {
         throw new Error(
@@ -100,9 +111,11 @@ function checkReferences(names) {
   }
 }
 
-// The baseline always runs (and runs first in each round) so ratios are always available.
+// The baseline runs first in each round whenever the HTTP part runs, so ratios are always
+// available. The HTTP part is skipped only when the filter picks queue scenarios alone
+// (BENCH_FILTER=queue): a queue run needs no bare. Returns { http, queue }.
 function selectScenarios(filter) {
-  const names = scenarios.map((s) => s.name);
+  const names = [...scenarios, ...queueScenarios].map((s) => s.name);
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup) throw new Error(`duplicate scenario name "${dup}"`);
   const baselines = scenarios.filter((s) => s.baseline);
@@ -111,7 +124,8 @@ function selectScenarios(filter) {
   }
   checkReferences(names);
   const rest = scenarios.filter((s) => !s.baseline && s.name.toLowerCase().includes(filter));
-  return [baselines[0], ...rest];
+  const queue = selectQueueScenarios(queueScenarios, filter);
+  return { http: rest.length || !queue.length ? [baselines[0], ...rest] : [], queue };
 }
 
 // Variant names in first-use order; only these get a process of their own.
@@ -232,7 +246,8 @@ function assertServersAlive() {
 
 async function main() {
   const cfg = loadConfig();
-  const selected = selectScenarios(cfg.filter);
+  const { http, queue } = selectScenarios(cfg.filter);
+  const selected = [...http, ...queue];
   tool = await pickTool(cfg);
   if (!cfg.serverCmd && !existsSync(path.join(repoRoot, 'dist/src/main.js'))) {
     throw new Error('dist/src/main.js not found: use `npm run bench` (builds first) or set BENCH_SERVER_CMD');
@@ -244,7 +259,7 @@ async function main() {
   for (const name of variantsUsed(selected)) await launch(cfg, name, variantEnv(name));
 
   const plans = [];
-  for (const s of selected) {
+  for (const s of http) {
     const inst = instanceFor(s);
     if (s.setup) progress(`setup ${s.name}${s.server ? ` (on ${inst.label})` : ''}`);
     const ctx = s.setup ? await onServer(inst, () => s.setup(inst.baseUrl)) : undefined;
@@ -265,10 +280,28 @@ async function main() {
       });
     }
   }
+  // After the HTTP part, never interleaved with it: a burst of jobs must not land in a wrk run.
+  const queuePlans = queue.map((s) => ({ ...s, inst: instanceFor(s) }));
+  const queueRuns = queuePlans.length
+    ? await runQueueRounds(queuePlans, cfg, { progress, onServer, assertServersAlive })
+    : new Map();
   assertServersAlive(); // a crash during the last run would make its numbers meaningless
 
-  const rows = buildRows(plans, runsByName, plans[0].name);
+  const rows = plans.length ? buildRows(plans, runsByName, plans[0].name) : [];
   const targets = evaluateTargets(plans, runsByName);
+  const queueRows = queuePlans.length ? buildQueueRows(queuePlans, queueRuns) : [];
+  const queueReport = {
+    meta: {
+      rounds: cfg.queueRounds,
+      latencyJobs: cfg.queueLatencyJobs,
+      throughputJobs: cfg.queueThroughputJobs,
+      warmupJobs: cfg.queueWarmupJobs,
+      window: cfg.queueWindow,
+      concurrency: queueRows[0]?.rounds[0].raw.latency.concurrency ?? null,
+    },
+    rows: queueRows,
+    targets: queuePlans.length ? evaluateQueueTargets(queuePlans, queueRows) : [],
+  };
   const meta = {
     timestamp: new Date().toISOString(),
     tool: tool.name,
@@ -288,10 +321,11 @@ async function main() {
   };
 
   printReport({ meta, rows, targets }, cfg.strict);
-  writeJson(resultsFile, { meta, rows, targets });
+  printQueueReport(queueReport, cfg.strict, meta);
+  writeJson(resultsFile, { meta, rows, targets, queue: queueReport });
   console.log(`\nwrote ${path.relative(process.cwd(), resultsFile)}`);
 
-  return cfg.strict && targets.some((t) => t.status === 'FAIL') ? 1 : 0;
+  return cfg.strict && [...targets, ...queueReport.targets].some((t) => t.status === 'FAIL') ? 1 : 0;
 }
 
 for (const [sig, code] of Object.entries({ SIGINT: 130, SIGTERM: 143 })) {

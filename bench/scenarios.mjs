@@ -26,6 +26,8 @@ import { createEvent, fillTag, requestJson, signUp, storeDoc, warmCache } from '
 export const servers = {
   // The two-tier cache with L1 disabled: every hit is a Redis round trip.
   'l1-off': { env: { CACHE_L1_MAX_ENTRIES: '0' } },
+  // No Redis: queues run on the in-process driver (an empty value means unset to the app).
+  'queue-memory': { env: { REDIS_URL: '' } },
 };
 
 // A fresh event whose cached route has answered HIT: the measured requests are all hits.
@@ -219,5 +221,50 @@ export const scenarios = [
     method: 'POST',
     path: '/__bench/locked-each',
     expectStatus: 200,
+  },
+];
+
+// The queue section (bench/lib/queue.mjs), not load-tested over HTTP: each server times no-op
+// jobs from enqueue to completion itself (POST /__bench/queue/measure). Every measured round
+// runs each entry in two modes: latency (one job at a time: p50, p99) and throughput (many adds
+// in flight: jobs/s).
+//
+// Shape: {
+//   name,                        unique among all scenarios; BENCH_FILTER matches on it
+//   driver: 'ours' | 'bullmq',   the app's JobQueue and worker, or BullMQ's Queue and Worker directly
+//   engine: 'bullmq' | 'memory', what must have run (the server reports it; a mismatch fails the run)
+//   server?: '<name>',           a server variant, as above
+//   reference?: true,            THE denominator of the ratio columns (exactly one); runs whenever
+//                                any other queue scenario does
+//   target?: { metric: 'p50Ms' | 'p99Ms' | 'jobsPerSec', max | min },   ratio to the reference;
+//            | [...]               several, each evaluated and reported
+// }
+export const queueScenarios = [
+  {
+    // BullMQ as its docs show it, in the main server, next to ours: same Redis, same key prefix,
+    // same worker concurrency (8), same job options.
+    name: 'queue BullMQ direct',
+    reference: true,
+    driver: 'bullmq',
+    engine: 'bullmq',
+  },
+  {
+    // JobQueue.add, then the @JobProcessor on the app's @nestjs/bullmq worker. Our layer (a job
+    // id per add, the producer's fail-fast checks, the job view) may cost some, not much.
+    name: 'queue ours (BullMQ)',
+    driver: 'ours',
+    engine: 'bullmq',
+    target: [
+      { metric: 'p50Ms', max: 1.3 },
+      { metric: 'jobsPerSec', min: 0.8 },
+    ],
+  },
+  {
+    // The fallback without Redis, for scale: no network at all. Its ratios divide by the main
+    // server's BullMQ direct (another process, measured in the same round).
+    name: 'queue ours (in process)',
+    driver: 'ours',
+    engine: 'memory',
+    server: 'queue-memory',
   },
 ];

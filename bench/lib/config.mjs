@@ -29,5 +29,11 @@ export function loadConfig(env = process.env) {
     // PostgreSQL instead of PGlite; the events table gets the bench's rows, so use a scratch database.
     databaseUrl: env.BENCH_DATABASE_URL || '',
     serverCmd: env.BENCH_SERVER_CMD || '',
+    // The queue section (bench/lib/queue.mjs): job counts per measurement, not seconds.
+    queueRounds: readInt(env, 'BENCH_QUEUE_ROUNDS', 5, 1),
+    queueLatencyJobs: readInt(env, 'BENCH_QUEUE_LATENCY_JOBS', 500, 1),
+    queueThroughputJobs: readInt(env, 'BENCH_QUEUE_THROUGHPUT_JOBS', 5000, 1),
+    queueWarmupJobs: readInt(env, 'BENCH_QUEUE_WARMUP_JOBS', 50, 0),
+    queueWindow: readInt(env, 'BENCH_QUEUE_WINDOW', 64, 1),
   };
 }

@@ -86,9 +86,21 @@ export function formatTargets(targets) {
     .join('\n');
 }
 
+// Under a table, the variants its rows ran on (the queue section prints its own).
+export function printVariants(meta, rows) {
+  for (const [name, v] of Object.entries(meta.serverVariants ?? {})) {
+    const used = v.scenarios.filter((s) => rows.some((r) => r.scenario === s));
+    if (!used.length) continue;
+    const env = Object.entries(v.env).map(([k, val]) => `${k}=${val}`);
+    console.log(`server "${name}" (${env.join(' ') || 'no extra env'}): ${used.join(', ')}`);
+  }
+}
+
 export function printReport({ meta, rows, targets }, strict) {
   const threads = meta.wrkThreads ? ` (${meta.wrkThreads} threads)` : '';
   console.log(`\nBenchmark ${meta.timestamp}`);
+  // BENCH_FILTER=queue: the HTTP part did not run; the queue section follows on its own.
+  if (!rows.length) return console.log(`node: ${meta.node} | no HTTP scenario selected`);
   console.log(
     `tool: ${meta.tool} ${meta.toolVersion}${threads} | connections: ${meta.connections}` +
       ` | pipelining: ${meta.pipelining} | warm-up: ${meta.warmupS}s | duration: ${meta.durationS}s` +
@@ -96,10 +108,7 @@ export function printReport({ meta, rows, targets }, strict) {
   );
   console.log(formatTable(rows));
   // Their "ratio to bare" divides by the main server's bare: another process, same machine.
-  for (const [name, v] of Object.entries(meta.serverVariants ?? {})) {
-    const env = Object.entries(v.env).map(([k, val]) => `${k}=${val}`);
-    console.log(`server "${name}" (${env.join(' ') || 'no extra env'}): ${v.scenarios.join(', ')}`);
-  }
+  printVariants(meta, rows);
   for (const r of rows.filter((row) => row.socketErrors > 0)) {
     console.log(`warning: ${r.scenario}: ${r.socketErrors} socket errors/timeouts`);
   }
