@@ -232,9 +232,9 @@ describe('exports: a queue job with live progress', () => {
       // first (503), and either way no export row is left behind.
       const exported = await send('POST', `${url}/events/${eventId}/exports`, undefined, organizer.auth);
       expect(exported.status).toBe(503);
-      const rows = (await running.app.get(DataSource).query('SELECT count(*)::int AS n FROM report_exports')) as {
-        n: number;
-      }[];
+      const rows = (await running.app
+        .get(DataSource)
+        .query('SELECT count(*)::int AS n FROM report_exports WHERE event_id = $1', [eventId])) as { n: number }[];
       expect(rows[0].n).toBe(0);
     });
   });

@@ -790,6 +790,21 @@ describe('bullmq driver: Redis down or too slow (private redis-server)', () => {
     expect(recorder.runsOf(jobId)).toHaveLength(1);
   });
 
+  it('closes with Redis gone and a job running: within the grace period, leaving no worker timer behind', async () => {
+    const { server, recorder, queue, close, driver } = await openOnPrivateRedis();
+    const held = await queue.add('held', { gate: 'held-while-down' });
+    await recorder.started(held.id);
+    await server.kill();
+    const tookMs = await close();
+    expect(tookMs).toBeLessThan(1000 + 2000 + 1000);
+    // BullMQ renews locks on a timer that reschedules itself until the worker closes; an
+    // abandoned close must stop it, or it keeps the process (and this test runner) alive.
+    const { workers } = driver as unknown as { workers: { lockManager: { closed: boolean } }[] };
+    expect(workers.length).toBeGreaterThan(0);
+    for (const worker of workers) expect(worker.lockManager.closed).toBe(true);
+    recorder.open('held-while-down');
+  });
+
   it('rejects watch with QueueUnavailableError when Redis is down', async () => {
     const { server, queue } = await openOnPrivateRedis();
     await server.kill();

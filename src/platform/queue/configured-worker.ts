@@ -23,9 +23,12 @@ export class ConfiguredWorker extends Worker {
 
   /**
    * Stops waiting for close: with Redis gone it may never complete, and shutdown must go on.
-   * What the worker held is left to expire; its jobs are recovered as stalled.
+   * What the worker held is left to expire; its jobs are recovered as stalled. BullMQ stops
+   * renewing locks only after the running jobs finish, so the renewal timer, which reschedules
+   * itself forever, is stopped here (it would keep the process, or a test runner, alive).
    */
   abandonClose(): void {
     this.abandon?.();
+    void this.lockManager.close();
   }
 }
