@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { JobProcessor, UnrecoverableError, WorkerHost, type QueueJob } from '../../platform/queue';
+import { isLastAttempt, JobProcessor, UnrecoverableError, WorkerHost, type QueueJob } from '../../platform/queue';
 import { csvLine } from './csv';
 import {
   EXPORTS_QUEUE,
@@ -46,7 +46,7 @@ export class ExportProcessor extends WorkerHost {
       // Cut off at shutdown: the job is recovered as stalled and runs again; it has not failed.
       if (signal?.aborted) throw error;
       // The last attempt failed: say so on the export, so a download answers "failed", not "not ready".
-      const last = error instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      const last = error instanceof UnrecoverableError || isLastAttempt(job);
       if (last) {
         await this.dataSource.query(`UPDATE report_exports SET status = 'failed' WHERE id = $1`, [job.data.exportId]);
       }

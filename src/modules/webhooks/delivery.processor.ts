@@ -1,5 +1,5 @@
 import { Inject, Logger } from '@nestjs/common';
-import { JobProcessor, WorkerHost, type QueueJob } from '../../platform/queue';
+import { isLastAttempt, JobProcessor, WorkerHost, type QueueJob } from '../../platform/queue';
 import { DeliveriesRepository, type DeliveryTarget } from './deliveries.repository';
 import { webhookSignature } from './webhook-signature';
 import { WebhookSender } from './webhook.sender';
@@ -48,7 +48,7 @@ export class DeliveryProcessor extends WorkerHost {
     }
 
     const attempt = job.attemptsMade + 1;
-    const final = attempt >= (job.opts.attempts ?? 1);
+    const final = isLastAttempt(job);
     let status: number | null = null;
     let error: string | null = null;
     try {

@@ -14,6 +14,7 @@ export {
   ProblemDetailsFilter,
   problemOf,
   renderProblem,
+  sendProblem,
   type RenderedResponse,
 } from './problem.filter';
 export { createValidationPipe, type FieldError } from './validation.pipe';

@@ -100,6 +100,24 @@ export function renderProblem(
   };
 }
 
+interface ReplyLike {
+  code(status: number): unknown;
+  header(name: string, value: string): unknown;
+  send(body: string): unknown;
+}
+
+/**
+ * Answers `error` as problem+json from a Fastify hook, before Nest's pipeline (which would
+ * render it the same way through the filter). Returns what was sent.
+ */
+export function sendProblem(reply: ReplyLike, error: unknown, request: RequestLike): RenderedResponse {
+  const rendered = renderProblem(problemOf(error), request);
+  reply.code(rendered.status);
+  for (const [name, value] of Object.entries(rendered.headers)) reply.header(name, value);
+  reply.send(rendered.body);
+  return rendered;
+}
+
 function problemDetail(rendered: RenderedResponse): string | undefined {
   try {
     return (JSON.parse(rendered.body) as ProblemDetails).detail;

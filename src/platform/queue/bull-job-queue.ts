@@ -2,18 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { Job, QueueEvents, type JobsOptions, type Queue } from 'bullmq';
 import type { RedisClient } from '../redis';
+import { assertJobId, isJobId, jobView, JobWatchers, withOwner } from './job-view';
 import { QueueUnavailableError } from './queue.errors';
 import type { QueueMetrics } from './queue.metrics';
-import {
-  JOB_OWNER_KEY,
-  type EnqueueOptions,
-  type JobEvent,
-  type JobQueue,
-  type JobState,
-  type JobView,
-} from './queue.types';
-
-const JOB_ID = /^[A-Za-z0-9_-]{1,128}$/;
+import type { EnqueueOptions, JobEvent, JobQueue, JobState, JobView } from './queue.types';
 
 const parse = (value: unknown) => {
   if (typeof value !== 'string') return value;
@@ -32,7 +24,7 @@ const parse = (value: unknown) => {
  */
 export class BullJobQueue implements JobQueue {
   private readonly logger = new Logger('Queue');
-  private readonly listeners = new Map<string, Set<(event: JobEvent) => void>>();
+  private readonly watchers = new JobWatchers();
   private events?: Promise<QueueEvents>;
 
   constructor(
@@ -48,17 +40,16 @@ export class BullJobQueue implements JobQueue {
 
   async add(jobName: string, data: unknown, options: EnqueueOptions = {}): Promise<JobView> {
     const { owner, jobId, ...rest } = options;
-    if (jobId !== undefined && !JOB_ID.test(jobId)) throw new Error(`Invalid job id "${jobId}"`);
+    assertJobId(jobId);
     // Not connected: refuse at once rather than let BullMQ wait for a connection.
     if (this.producer.status !== 'ready') {
       this.metrics?.refused(this.name);
       throw new QueueUnavailableError(this.name);
     }
-    const payload = owner === undefined ? data : { ...(data as object), [JOB_OWNER_KEY]: owner };
     const opts: JobsOptions = { ...rest, jobId: jobId ?? randomUUID() };
     let job: Job;
     try {
-      job = await this.queue.add(jobName, payload, opts);
+      job = await this.queue.add(jobName, withOwner(data, owner), opts);
     } catch (error) {
       this.metrics?.refused(this.name);
       throw new QueueUnavailableError(this.name, error);
@@ -72,7 +63,7 @@ export class BullJobQueue implements JobQueue {
   }
 
   async get(jobId: string): Promise<JobView | null> {
-    if (!JOB_ID.test(jobId)) return null;
+    if (!isJobId(jobId)) return null;
     try {
       // The state first, then the fields: read the other way round, a job that completes in
       // between would show as completed without its result.
@@ -86,13 +77,7 @@ export class BullJobQueue implements JobQueue {
   }
 
   async watch(jobId: string, listener: (event: JobEvent) => void): Promise<() => void> {
-    let set = this.listeners.get(jobId);
-    if (!set) this.listeners.set(jobId, (set = new Set()));
-    set.add(listener);
-    const unsubscribe = () => {
-      set.delete(listener);
-      if (set.size === 0 && this.listeners.get(jobId) === set) this.listeners.delete(jobId);
-    };
+    const unsubscribe = this.watchers.add(jobId, listener);
     try {
       await this.eventsReader();
     } catch (error) {
@@ -131,25 +116,14 @@ export class BullJobQueue implements JobQueue {
   }
 
   private emit(jobId: string, event: JobEvent): void {
-    for (const listener of [...(this.listeners.get(jobId) ?? [])]) listener(event);
+    this.watchers.emit(jobId, event);
   }
 
   private view(job: Job, state: JobState): JobView {
-    const data = job.data as { [JOB_OWNER_KEY]?: unknown } | null;
-    return {
-      id: job.id as string,
-      queue: this.name,
-      name: job.name,
-      state,
-      progress: job.progress,
-      attemptsMade: job.attemptsMade,
-      // BullMQ stores no attempts as 0, and runs such a job once.
-      attempts: job.opts.attempts || 1,
-      createdAt: new Date(job.timestamp).toISOString(),
-      ...(job.finishedOn && { finishedAt: new Date(job.finishedOn).toISOString() }),
-      ...(state === 'completed' && { result: job.returnvalue }),
-      ...(state === 'failed' && { failedReason: job.failedReason }),
-      ...(typeof data?.[JOB_OWNER_KEY] === 'string' && { owner: data[JOB_OWNER_KEY] }),
-    };
+    const { name, data, progress, attemptsMade, timestamp, finishedOn, returnvalue, failedReason } = job;
+    // BullMQ stores no attempts as 0, and runs such a job once.
+    const attempts = job.opts.attempts || 1;
+    const fields = { id: job.id as string, name, data, progress, attemptsMade, attempts, timestamp, finishedOn };
+    return jobView(this.name, { ...fields, returnvalue, failedReason }, state);
   }
 }

@@ -15,4 +15,5 @@ export {
   type EnqueueOptions,
   type QueueDriverKind,
   isTerminalState,
+  isLastAttempt,
 } from './queue.types';

@@ -2,11 +2,11 @@ import { Controller, Get, Param, Sse, type MessageEvent } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Observable } from 'rxjs';
 import { CurrentUser, type SessionUser } from '../session';
+import { isJobId } from './job-view';
 import { jobNotFound } from './queue.errors';
 import { QueueDriver } from './queue.driver';
 import { isTerminalState, type JobEvent, type JobQueue, type JobView } from './queue.types';
 
-const JOB_ID = /^[A-Za-z0-9_-]{1,128}$/;
 /** Proxies close idle streams; a comment-like event every 15 s keeps the stream open. */
 const HEARTBEAT_MS = 15_000;
 
@@ -75,7 +75,7 @@ export class JobsController {
   }
 
   private async find(id: string, user: SessionUser | undefined): Promise<{ queue: JobQueue; view: JobView }> {
-    if (!user || !JOB_ID.test(id)) throw jobNotFound();
+    if (!user || !isJobId(id)) throw jobNotFound();
     const found = await Promise.all(this.driver.all.map(async (queue) => ({ queue, view: await queue.get(id) })));
     const hit = found.find((entry) => entry.view && entry.view.owner === user.id);
     if (!hit?.view) throw jobNotFound();

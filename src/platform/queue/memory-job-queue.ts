@@ -1,17 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { Backoffs, type KeepJobs } from 'bullmq';
+import { assertJobId, jobView, JobWatchers, withOwner } from './job-view';
 import { QueueFullError } from './queue.errors';
 import type { QueueMetrics } from './queue.metrics';
-import {
-  JOB_OWNER_KEY,
-  type EnqueueOptions,
-  type JobEvent,
-  type JobQueue,
-  type JobState,
-  type JobView,
-  type QueueJob,
-} from './queue.types';
+import type { EnqueueOptions, JobEvent, JobQueue, JobState, JobView, QueueJob } from './queue.types';
 
 /** What runs a job: the processor's `process(job, token, signal)`. */
 export type ProcessJob = (job: QueueJob, token: undefined, signal: AbortSignal) => Promise<unknown>;
@@ -32,8 +25,6 @@ interface Record {
   timer?: NodeJS.Timeout;
   dedupId?: string;
 }
-
-const JOB_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** The job object an in-process processor receives; it mirrors the parts of BullMQ's `Job` we promise. */
 class MemoryJob implements QueueJob {
@@ -86,7 +77,7 @@ export class MemoryJobQueue implements JobQueue {
   private readonly ready: Record[] = [];
   private readonly retained: { completed: string[]; failed: string[] } = { completed: [], failed: [] };
   private readonly deduplicated = new Map<string, { jobId: string; until?: number }>();
-  private readonly listeners = new Map<string, Set<(event: JobEvent) => void>>();
+  private readonly watchers = new JobWatchers();
   private readonly running = new Map<string, { promise: Promise<void>; abort: AbortController }>();
   private processor?: { run: ProcessJob; concurrency: number };
   private unfinished = 0;
@@ -108,7 +99,7 @@ export class MemoryJobQueue implements JobQueue {
 
   async add(jobName: string, data: unknown, options: EnqueueOptions = {}): Promise<JobView> {
     const opts = { ...this.defaults, ...options };
-    if (opts.jobId !== undefined && !JOB_ID.test(opts.jobId)) throw new Error(`Invalid job id "${opts.jobId}"`);
+    assertJobId(opts.jobId);
     const existing = opts.jobId ? this.jobs.get(opts.jobId) : undefined;
     if (existing) return this.view(existing);
     const now = Date.now();
@@ -127,7 +118,7 @@ export class MemoryJobQueue implements JobQueue {
     const record: Record = {
       id: opts.jobId ?? randomUUID(),
       name: jobName,
-      data: opts.owner === undefined ? data : { ...(data as object), [JOB_OWNER_KEY]: opts.owner },
+      data: withOwner(data, opts.owner),
       options: opts,
       state: 'waiting',
       attemptsMade: 0,
@@ -153,13 +144,7 @@ export class MemoryJobQueue implements JobQueue {
   }
 
   async watch(jobId: string, listener: (event: JobEvent) => void): Promise<() => void> {
-    let set = this.listeners.get(jobId);
-    if (!set) this.listeners.set(jobId, (set = new Set()));
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0 && this.listeners.get(jobId) === set) this.listeners.delete(jobId);
-    };
+    return this.watchers.add(jobId, listener);
   }
 
   /** Jobs not yet finished: waiting, delayed or running. */
@@ -300,32 +285,11 @@ export class MemoryJobQueue implements JobQueue {
   }
 
   private emit(jobId: string, event: JobEvent): void {
-    const set = this.listeners.get(jobId);
-    if (!set) return;
-    for (const listener of [...set]) {
-      try {
-        listener(event);
-      } catch (error) {
-        this.logger.warn(`Job event listener failed: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
+    this.watchers.emit(jobId, event);
   }
 
   private view(record: Record): JobView {
-    const data = record.data as { [JOB_OWNER_KEY]?: string } | null;
-    return {
-      id: record.id,
-      queue: this.name,
-      name: record.name,
-      state: record.state,
-      progress: record.progress,
-      attemptsMade: record.attemptsMade,
-      attempts: record.options.attempts ?? 1,
-      createdAt: new Date(record.timestamp).toISOString(),
-      ...(record.finishedOn !== undefined && { finishedAt: new Date(record.finishedOn).toISOString() }),
-      ...(record.state === 'completed' && { result: record.result }),
-      ...(record.state === 'failed' && { failedReason: record.failedReason }),
-      ...(typeof data?.[JOB_OWNER_KEY] === 'string' && { owner: data[JOB_OWNER_KEY] }),
-    };
+    const fields = { ...record, attempts: record.options.attempts ?? 1 };
+    return jobView(this.name, { ...fields, returnvalue: record.result }, record.state);
   }
 }

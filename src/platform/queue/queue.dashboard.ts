@@ -3,7 +3,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter as BullBoardAdapter } from '@bull-board/fastify';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { problemOf, renderProblem } from '../http';
+import { sendProblem } from '../http';
 import { forbiddenRole, unauthenticated } from '../session';
 
 export type DashboardAccess = 'ok' | 'unauthenticated' | 'forbidden';
@@ -71,9 +71,9 @@ export function mountQueueDashboard(fastify: FastifyInstance, options: QueueDash
         } catch (error) {
           refusal = error;
         }
-        const rendered = renderProblem(problemOf(refusal), request);
-        if (rendered.status >= 500) request.log.error({ err: refusal }, 'Queue dashboard authorization failed');
-        return reply.code(rendered.status).headers(rendered.headers).send(rendered.body);
+        const { status } = sendProblem(reply, refusal, request);
+        if (status >= 500) request.log.error({ err: refusal }, 'Queue dashboard authorization failed');
+        return reply;
       });
       // After the app's own onSend hooks (inherited, so they run first): this header wins.
       // Refusals keep the API's policy.

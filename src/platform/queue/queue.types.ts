@@ -74,6 +74,12 @@ export type JobEvent =
 export const isTerminalState = (state: JobState) => state === 'completed' || state === 'failed';
 
 /**
+ * Whether the run in progress is the job's last try: if it fails, the job fails for good. A
+ * processor uses it to record a final failure (BullMQ runs a job with no attempts set once).
+ */
+export const isLastAttempt = (job: QueueJob) => job.attemptsMade + 1 >= (job.opts.attempts || 1);
+
+/**
  * A named queue, whichever driver runs it. Inject it with `@InjectJobQueue('name')` in a module
  * that imported `QueueModule.registerQueue({ name })`.
  */

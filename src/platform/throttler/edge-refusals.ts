@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { normalizeIp } from '@nestjs/throttler';
 import { LRUCache } from 'lru-cache';
-import { problemOf, renderProblem } from '../http';
+import { sendProblem } from '../http';
 import { tooManyRequests } from './throttler.errors';
 import { ThrottlerMetrics } from './throttler.metrics';
 import { THROTTLER_SETTINGS, type ThrottlerSettings } from './throttler.module-definition';
@@ -81,13 +81,12 @@ export class EdgeRefusals implements OnModuleInit {
       for (const name of refusal.violated) this.metrics.refused(name);
       const t = Math.ceil(left / 1000);
       const current = refusal.violated.map((name) => `"${name}";r=0;t=${t}`).join(', ');
-      const rendered = renderProblem(
-        problemOf(tooManyRequests(left, refusal.violated, { 'RateLimit-Policy': refusal.policy, RateLimit: current })),
-        request,
-      );
-      reply.code(rendered.status);
-      for (const [name, value] of Object.entries(rendered.headers)) reply.header(name, value);
-      return reply.send(rendered.body);
+      const refused = tooManyRequests(left, refusal.violated, {
+        'RateLimit-Policy': refusal.policy,
+        RateLimit: current,
+      });
+      sendProblem(reply, refused, request);
+      return reply;
     });
   }
 }
