@@ -538,7 +538,14 @@ describe('sessions and identity', () => {
 
     beforeAll(async () => {
       redis = await RedisProcess.start();
-      running = await startApp({ ...db.env, REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: '100' });
+      // Workers off: BullMQ's own commands (blocking fetches, stalled checks) would show in the
+      // command counts below.
+      running = await startApp({
+        ...db.env,
+        REDIS_URL: redis.url,
+        REDIS_COMMAND_TIMEOUT_MS: '100',
+        WORKERS_ENABLED: 'false',
+      });
       probe = rawRedis(redis.url);
       user = await signUp(running.url);
     });

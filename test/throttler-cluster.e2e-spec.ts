@@ -37,6 +37,9 @@ describe('rate limits across 3 app instances (child processes, one Redis, one Po
       // is about exactness, not timeouts, so Redis gets a timeout it cannot miss here.
       THROTTLE_COMMAND_TIMEOUT_MS: '5000',
       CACHE_COMMAND_TIMEOUT_MS: '5000',
+      // The test counts every EVALSHA Redis serves; BullMQ workers run their own scripts (job
+      // fetches, stalled checks) at their own pace, so these instances only enqueue.
+      WORKERS_ENABLED: 'false',
     };
     // The first instance runs the migrations; the others start once the schema is there.
     apps = [await startChildApp({ env })];
