@@ -1,13 +1,52 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { promisify } from 'node:util';
 import { eventually } from './eventually';
 
-/** The Debian package's launcher. Browser suites fail, never skip, without it. */
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** A browser to drive: its executable and the flags its build needs. */
+export interface Browser {
+  path: string;
+  source: 'CHROMIUM_PATH' | '@sparticuz/chromium' | 'system';
+  args: string[];
+}
+
+const SYSTEM_CHROMIUM = '/usr/bin/chromium';
+
+/**
+ * The browser the suites use: CHROMIUM_PATH when set, else the Chromium that the
+ * `@sparticuz/chromium` devDependency ships inside its npm package (unpacked to the temp folder on
+ * first use), else Debian's. Browser suites fail, never skip, when none can be had.
+ */
+export async function findBrowser(): Promise<Browser> {
+  if (process.env.CHROMIUM_PATH) return { path: process.env.CHROMIUM_PATH, source: 'CHROMIUM_PATH', args: [] };
+  const packaged = await packagedChromium().catch((error: Error) => error);
+  if (typeof packaged === 'string' && existsSync(packaged)) {
+    // A headless-shell build for serverless hosts: no zygote, one process, no GPU.
+    return {
+      path: packaged,
+      source: '@sparticuz/chromium',
+      args: ['--headless=shell', '--no-zygote', '--single-process'],
+    };
+  }
+  if (existsSync(SYSTEM_CHROMIUM)) return { path: SYSTEM_CHROMIUM, source: 'system', args: ['--headless=new'] };
+  throw new Error(
+    `No browser: @sparticuz/chromium could not be unpacked (${String(packaged)}) and ${SYSTEM_CHROMIUM} is absent; run npm ci or set CHROMIUM_PATH`,
+  );
+}
+
+/** The package is ESM only, which Jest's CommonJS runtime cannot load on Node 20: ask a child node. */
+async function packagedChromium(): Promise<string> {
+  const script =
+    "const { default: c } = await import('@sparticuz/chromium'); process.stdout.write(await c.executablePath());";
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+    timeout: 60_000,
+  });
+  return stdout.trim();
+}
 
 export interface PageVisit {
   /** Cookies set for the page's origin before it loads (the session cookie). */
@@ -112,18 +151,20 @@ class CdpPipe {
  * removed whatever happens.
  */
 export async function visitPage(url: string, visit: PageVisit): Promise<PageReport> {
-  if (!existsSync(CHROMIUM_PATH)) {
-    throw new Error(`Chromium not found at ${CHROMIUM_PATH}: install the chromium package or set CHROMIUM_PATH`);
-  }
+  const browser = await findBrowser();
   const profile = await mkdtemp(join(tmpdir(), 'bo-chromium-'));
   const chromium = spawn(
-    CHROMIUM_PATH,
+    browser.path,
     [
-      '--headless=new',
+      ...browser.args,
       '--no-sandbox',
       '--disable-gpu',
       '--no-first-run',
       '--no-default-browser-check',
+      // This machine's network is closed: no background fetches, updates or sync.
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
       '--remote-debugging-pipe',
       `--user-data-dir=${profile}`,
       'about:blank',
