@@ -54,3 +54,20 @@ async function withAdmin<T>(url: string, fn: (client: Client) => Promise<T>): Pr
     await client.end();
   }
 }
+
+/**
+ * Creates the database that `serverUrl` names when the server does not have it yet (a fresh
+ * machine's PostgreSQL has `postgres` only). An unreachable server is left to the suites that need
+ * it, which fail with the connection error.
+ */
+export async function ensureDatabase(serverUrl = process.env.TEST_DATABASE_URL ?? LOCAL_POSTGRES_URL): Promise<void> {
+  try {
+    await withAdmin(serverUrl, () => Promise.resolve());
+  } catch (error) {
+    if ((error as { code?: string }).code !== '3D000') return; // 3D000: invalid_catalog_name
+    const url = new URL(serverUrl);
+    const name = decodeURIComponent(url.pathname.slice(1));
+    url.pathname = '/postgres';
+    await withAdmin(url.toString(), (client) => client.query(`CREATE DATABASE "${name.replaceAll('"', '""')}"`));
+  }
+}
