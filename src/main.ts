@@ -25,9 +25,13 @@ async function bootstrap(): Promise<void> {
   const onSignal = (signal: string) => {
     // Only SIGTERM (a rollout) drains; SIGINT (a developer's Ctrl-C) closes at once.
     const drainMs = signal === 'SIGTERM' ? config.SHUTDOWN_DRAIN_MS : 0;
-    new Logger('Shutdown').log(`${signal} received: readiness 503, draining for ${drainMs} ms`);
+    const logger = new Logger('Shutdown');
+    const startedAt = Date.now();
+    logger.log(`${signal} received: readiness 503, draining for ${drainMs} ms`);
+    // The last line of the process (the logger writes synchronously): how long the shutdown took.
+    process.once('exit', (code) => logger.log(`Shutdown complete in ${Date.now() - startedAt} ms (exit code ${code})`));
     setTimeout(() => {
-      new Logger('Shutdown').error(`Shutdown exceeded ${config.SHUTDOWN_TIMEOUT_MS} ms; exiting`);
+      logger.error(`Shutdown exceeded ${config.SHUTDOWN_TIMEOUT_MS} ms; exiting`);
       process.exit(1);
     }, config.SHUTDOWN_TIMEOUT_MS).unref();
   };

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -5,6 +6,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startChildApp, spawnServer, type ChildApp } from './support/child-app';
 import { createTestDatabase, type TestDatabase } from './support/database';
+import { eventually } from './support/eventually';
 import { RedisProcess } from './support/redis';
 
 /** A request on a new TCP connection (no keep-alive pool), so a closed listener shows as ECONNREFUSED. */
@@ -149,6 +151,64 @@ describe('the built server as a process', () => {
       }
     });
   });
+
+  it('npm start passes SIGTERM on to the server, which exits 0 and logs that the shutdown completed', async () => {
+    // What a developer or a container runtime does: signal the npm process, not the server.
+    const npm = spawn('npm', ['start'], {
+      cwd: join(__dirname, '..'),
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '',
+        PORT: '0',
+        HOST: '127.0.0.1',
+        PGLITE_DATA_DIR: 'memory://',
+        LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const output: string[] = [];
+    npm.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    npm.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      npm.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    let pid: number | undefined;
+    try {
+      const url = await eventually(
+        async () => output.join('').match(/listening on (http:\/\/[^\s"]+)/)?.[1],
+        (found) => found !== undefined,
+        50_000,
+        200,
+      );
+      expect(url).toBeDefined();
+      pid = Number(
+        JSON.parse(
+          output
+            .join('')
+            .split('\n')
+            .find((line) => line.includes('listening on'))!,
+        ).pid,
+      );
+      expect((await fetch(`${url!}/health/live`)).status).toBe(200);
+
+      npm.kill('SIGTERM');
+      expect(await exit).toEqual({ code: 0, signal: null });
+      expect(() => process.kill(pid!, 0)).toThrow(); // the server itself is gone, not orphaned
+      expect(output.join('')).toMatch(/Shutdown complete in \d+ ms \(exit code 0\)/);
+    } finally {
+      if (npm.exitCode === null) npm.kill('SIGKILL');
+      // An orphaned server (the signal not passed on) would hold the suite open: end it here.
+      if (pid !== undefined) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // Gone already, as it should be.
+        }
+      }
+      npm.stdout.destroy();
+      npm.stderr.destroy();
+    }
+  }, 90_000);
 
   it('puts the request id in the log lines of that request', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'bo-logs-'));
