@@ -123,10 +123,13 @@ function selectScenarios(filter) {
     throw new Error('scenarios.mjs needs exactly one scenario with `baseline`');
   }
   checkReferences(names);
-  const rest = scenarios.filter((s) => !s.baseline && s.name.toLowerCase().includes(filter));
+  const rest = scenarios.filter((s) => !s.baseline && matchesFilter(s.name, filter));
   const queue = selectQueueScenarios(queueScenarios, filter);
   return { http: rest.length || !queue.length ? [baselines[0], ...rest] : [], queue };
 }
+
+// BENCH_FILTER: substrings separated by `|`; a name matches when it contains any of them.
+export const matchesFilter = (name, filter) => filter.split('|').some((part) => name.toLowerCase().includes(part));
 
 // Variant names in first-use order; only these get a process of their own.
 const variantsUsed = (selected) => [...new Set(selected.map((s) => s.server).filter((v) => v !== undefined))];

@@ -19,7 +19,7 @@ export function loadConfig(env = process.env) {
   return {
     warmupS: readInt(env, 'BENCH_WARMUP_S', 3, 0),
     durationS: readInt(env, 'BENCH_DURATION_S', 10, 1),
-    connections: readInt(env, 'BENCH_CONNECTIONS', 50, 1),
+    connections: readInt(env, 'BENCH_CONNECTIONS', 32, 1),
     rounds: readInt(env, 'BENCH_ROUNDS', 1, 1),
     wrkThreads: readInt(env, 'BENCH_WRK_THREADS', 2, 1),
     tool,
