@@ -20,7 +20,7 @@ import { SessionModule } from './platform/session';
 import { bodyField, ThrottlerModule, type ThrottlerTier } from './platform/throttler';
 
 /**
- * The rate-limit tiers (DESIGN.md): anonymous traffic per IP, authenticated traffic per user, and
+ * The rate-limit tiers (docs/modules.md, Rate limits): anonymous traffic per IP, authenticated traffic per user, and
  * tiers that routes opt into with `@Throttle({ name: {} })`.
  */
 export function rateLimitTiers(config: AppConfig): ThrottlerTier[] {
