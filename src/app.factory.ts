@@ -16,7 +16,7 @@ import {
  * tests share it, so the tests run exactly what production runs.
  */
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
-  const logger = createLogger(config.LOG_LEVEL);
+  const logger = createLogger(config.LOG_LEVEL, config.LOG_FORMAT, config.NODE_ENV === 'production');
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config),
     createFastifyAdapter({ logger, bodyLimit: config.BODY_LIMIT_BYTES, trustedProxies: config.TRUSTED_PROXIES }),

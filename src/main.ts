@@ -37,8 +37,33 @@ async function bootstrap(): Promise<void> {
   };
   process.once('SIGTERM', onSignal).once('SIGINT', onSignal);
   await app.listen({ port: config.PORT, host: config.HOST });
-  new Logger('Bootstrap').log(`Box Office listening on ${await app.getUrl()} (${config.NODE_ENV})`);
+  const url = await app.getUrl();
+  new Logger('Bootstrap').log(`Box Office listening on ${url} (${config.NODE_ENV}) · ${describeSetup(config, url)}`);
 }
+
+/** The start-up banner's second half: where the docs are and what the process runs on (no secrets). */
+function describeSetup(config: AppConfig, url: string): string {
+  const database = config.DATABASE_URL
+    ? `PostgreSQL ${hostOf(config.DATABASE_URL)}${new URL(config.DATABASE_URL).pathname}`
+    : `PGlite ${config.PGLITE_DATA_DIR}`;
+  const redis = config.REDIS_CLUSTER_NODES
+    ? `Redis Cluster (${config.REDIS_CLUSTER_NODES.length} seed nodes)`
+    : config.REDIS_SENTINELS
+      ? `Redis via Sentinel (${config.REDIS_SENTINEL_NAME})`
+      : config.REDIS_URL
+        ? `Redis ${hostOf(config.REDIS_URL)}`
+        : 'Redis not configured (in-process stores)';
+  const redisConfigured = Boolean(config.REDIS_CLUSTER_NODES || config.REDIS_SENTINELS || config.REDIS_URL);
+  const queues = `queues ${redisConfigured ? 'BullMQ' : 'in process'}${config.WORKERS_ENABLED ? '' : ' (workers off)'}`;
+  const docs = config.DOCS_ENABLED ? `docs ${url.replace(/\/$/, '')}/docs · ` : '';
+  return `${docs}database ${database} · ${redis} · ${queues}`;
+}
+
+/** `host:port` of a connection URL, never its credentials. */
+const hostOf = (connection: string) => {
+  const { protocol, host } = new URL(connection);
+  return `${protocol === 'rediss:' ? 'rediss://' : ''}${host}`;
+};
 
 void bootstrap().catch((error: unknown) => {
   process.stderr.write(

@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { startChildApp, spawnServer, type ChildApp } from './support/child-app';
+import { BUILT_MAIN, startChildApp, spawnServer, type ChildApp } from './support/child-app';
 import { createTestDatabase, type TestDatabase } from './support/database';
 import { eventually } from './support/eventually';
 import { RedisProcess } from './support/redis';
@@ -209,6 +209,62 @@ describe('the built server as a process', () => {
       npm.stderr.destroy();
     }
   }, 90_000);
+
+  describe('development logs', () => {
+    const banner =
+      /Box Office listening on http:\/\/\S+ \(development\) · docs http:\/\/\S+\/docs · database PGlite memory:\/\/ · Redis not configured \(in-process stores\) · queues in process/;
+    const requestLine = /GET \/events 200 \d+\.\d ms/;
+
+    it('LOG_FORMAT=pretty: a start-up banner and one readable line per request, no JSON, no route-by-route chatter', async () => {
+      child = await startChildApp({ env: { PORT: '0', PGLITE_DATA_DIR: 'memory://', LOG_FORMAT: 'pretty' } });
+      await fetch(`${child.url}/events`);
+      await eventually(async () => child!.output.some((line) => requestLine.test(line)), Boolean);
+      const lines = child.output;
+      expect(lines.some((line) => banner.test(line))).toBe(true);
+      expect(lines.filter((line) => line.trimStart().startsWith('{'))).toEqual([]);
+      // Nest's "Mapped {/events, GET} route" and "dependencies initialized" lines are debug now.
+      expect(lines.filter((line) => /Mapped \{|dependencies initialized/.test(line))).toEqual([]);
+      expect(lines.findIndex((line) => banner.test(line))).toBeLessThan(12);
+    });
+
+    it('LOG_FORMAT=auto (the default) is readable on a terminal and JSON through a pipe', async () => {
+      child = await startChildApp({ env: { PORT: '0', PGLITE_DATA_DIR: 'memory://' } });
+      expect(child.output.length).toBeGreaterThan(0);
+      for (const line of child.output) expect(() => JSON.parse(line)).not.toThrow();
+      await child.stop();
+
+      // util-linux `script` gives the server a pseudo-terminal as stdout.
+      const tty = spawn(
+        'script',
+        ['-qfec', `${JSON.stringify(process.execPath)} ${JSON.stringify(BUILT_MAIN)}`, '/dev/null'],
+        {
+          env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', PGLITE_DATA_DIR: 'memory://' },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        },
+      );
+      const output: string[] = [];
+      tty.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+      try {
+        // eslint-disable-next-line no-control-regex
+        const plain = () => output.join('').replace(/\u001b\[[0-9;]*m/g, '');
+        const url = await eventually(
+          async () => plain().match(/listening on (http:\/\/[^\s]+)/)?.[1],
+          Boolean,
+          30_000,
+          200,
+        );
+        expect(plain()).toMatch(banner);
+        await fetch(`${url!}/events`);
+        await eventually(async () => requestLine.test(plain()), Boolean);
+        expect(plain()).not.toMatch(/^\{/m);
+      } finally {
+        // Closing the terminal hangs up the server (SIGHUP), as closing a terminal window does.
+        const closed = new Promise((resolve) => tty.once('exit', resolve));
+        tty.kill('SIGTERM');
+        await closed;
+      }
+    });
+  });
 
   it('puts the request id in the log lines of that request', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'bo-logs-'));

@@ -83,6 +83,8 @@ export const envSchema = z.object({
       error: 'expected one of fatal, error, warn, info, debug, trace, silent',
     })
     .default('info'),
+  // `auto`: readable lines (pino-pretty) when stdout is a terminal outside production, JSON otherwise.
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty'], { error: 'expected one of auto, json, pretty' }).default('auto'),
   BODY_LIMIT_BYTES: int(1_048_576, 1024, 100 * 1_048_576),
   DOCS_ENABLED: bool(true),
   BENCH_ROUTES: bool(false),
