@@ -3,7 +3,7 @@
 # NODE_ENV=production (set here), REDIS_URL and DATABASE_URL. See .env.example for every variable.
 
 # ---- build: compile TypeScript with the dev dependencies, then drop them ----
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 
 # Dependencies first, so a source change does not reinstall them.
@@ -18,7 +18,7 @@ RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 
 # ---- runtime: compiled JavaScript and production dependencies only ----
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000
