@@ -25,7 +25,9 @@ function measure(plan, mode, cfg) {
 
 // The reference first, then the rest in file order; a filter never drops the reference.
 export function selectQueueScenarios(list, filter) {
-  const rest = list.filter((s) => !s.reference && filter.split('|').some((part) => s.name.toLowerCase().includes(part)));
+  const rest = list.filter(
+    (s) => !s.reference && filter.split('|').some((part) => s.name.toLowerCase().includes(part)),
+  );
   return rest.length ? [list.find((s) => s.reference), ...rest] : [];
 }
 
