@@ -48,7 +48,6 @@ describe('the database as a failing dependency (PostgreSQL behind a TCP proxy)',
     await app?.stop();
     await proxy?.close();
     await db?.drop();
-    // eslint-disable-next-line no-console
     if (table.length) console.log(`database faults (bound ${BOUND_MS} ms)\n${formatTable(table)}`);
   });
 

@@ -41,7 +41,14 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     upstream.on('error', () => client.destroy());
     const up = pipe(client, upstream);
     const down = pipe(upstream, client);
-    const pair = { client, upstream, flush: () => (up(), down()) };
+    const pair = {
+      client,
+      upstream,
+      flush: () => {
+        up();
+        down();
+      },
+    };
     pairs.add(pair);
     const end = () => {
       pairs.delete(pair);
@@ -61,11 +68,18 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     set(next, latency = 0) {
       mode = next;
       latencyMs = latency;
-      if (next === 'cut') for (const { client, upstream } of pairs) (client.resetAndDestroy(), upstream.destroy());
+      if (next === 'cut')
+        for (const { client, upstream } of pairs) {
+          client.resetAndDestroy();
+          upstream.destroy();
+        }
       if (next !== 'freeze') for (const pair of pairs) pair.flush();
     },
     close: async () => {
-      for (const { client, upstream } of pairs) (client.destroy(), upstream.destroy());
+      for (const { client, upstream } of pairs) {
+        client.destroy();
+        upstream.destroy();
+      }
       await new Promise((resolve) => server.close(resolve));
     },
   };
