@@ -74,6 +74,8 @@ export class AppModule {
           pgliteDataDir: config.PGLITE_DATA_DIR,
           runMigrations: config.DATABASE_RUN_MIGRATIONS,
           poolSize: config.DATABASE_POOL_SIZE,
+          connectTimeoutMs: config.DATABASE_CONNECT_TIMEOUT_MS,
+          statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
           migrations,
         }),
         RedisModule.forRoot({

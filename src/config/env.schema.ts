@@ -94,6 +94,8 @@ export const envSchema = z.object({
   PGLITE_DATA_DIR: z.string().min(1).default('.data/pglite'),
   DATABASE_RUN_MIGRATIONS: bool(true),
   DATABASE_POOL_SIZE: int(10, 1, 200),
+  DATABASE_CONNECT_TIMEOUT_MS: int(2000, 100, 60_000),
+  DATABASE_STATEMENT_TIMEOUT_MS: int(5000, 100, 600_000),
 
   REDIS_URL: optionalUrl(['redis:', 'rediss:']),
   REDIS_OPTIONAL: bool(false),

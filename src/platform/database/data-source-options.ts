@@ -18,11 +18,20 @@ export function buildDataSourceOptions(options: DatabaseModuleOptions): DataSour
     installExtensions: false,
   };
   if (options.url) {
+    const statementTimeoutMs = options.statementTimeoutMs ?? 5000;
     return {
       ...common,
       url: options.url,
       poolSize: options.poolSize ?? 10,
-      extra: { statement_timeout: options.statementTimeoutMs ?? 10_000, application_name: 'box-office' },
+      // Every wait on the database is bounded: taking or opening a connection (pool acquire), the
+      // server's statement_timeout, and a client-side read deadline for a server that stopped answering.
+      connectTimeoutMS: options.connectTimeoutMs ?? 2000,
+      extra: {
+        statement_timeout: statementTimeoutMs,
+        query_timeout: statementTimeoutMs + 500,
+        keepAlive: true,
+        application_name: 'box-office',
+      },
     };
   }
   const dataDir = options.pgliteDataDir ?? DEFAULT_PGLITE_DIR;

@@ -13,8 +13,10 @@ export interface DatabaseModuleOptions {
   migrations?: MixedList<Function>;
   /** PostgreSQL connection pool size (PGlite is always one session). Default 10. */
   poolSize?: number;
-  /** Per-query timeout on PostgreSQL, so a stuck query cannot hold a request forever. Default 10000 ms. */
+  /** Per-query timeout on PostgreSQL (server `statement_timeout`, and a client-side read deadline 500 ms later, so a frozen server cannot hold a request forever). Default 5000 ms. */
   statementTimeoutMs?: number;
+  /** Deadline to open a connection or to take one from a full pool; past it the request answers 503. Default 2000 ms. */
+  connectTimeoutMs?: number;
 }
 
 export const { ConfigurableModuleClass: DatabaseConfigurableModule, MODULE_OPTIONS_TOKEN: DATABASE_MODULE_OPTIONS } =

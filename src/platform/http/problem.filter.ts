@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, HttpException, Logger, type ExceptionFilter } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { DATABASE_UNAVAILABLE, isDatabaseUnavailableError } from '../database';
 import {
   PROBLEM_CONTENT_TYPE,
   PROBLEM_TYPE_PREFIX,
@@ -79,6 +80,13 @@ export function problemOf(error: unknown): { problem: ProblemDetails; headers: R
   const status = frameworkStatus(error);
   if (status && status < 500) {
     return { problem: { ...problemForStatus(status), status, detail: (error as Error).message }, headers: {} };
+  }
+  if (isDatabaseUnavailableError(error)) {
+    const { type, title, detail, retryAfterSeconds } = DATABASE_UNAVAILABLE;
+    return {
+      problem: { type: PROBLEM_TYPE_PREFIX + type, title, status: 503, detail },
+      headers: { 'Retry-After': String(retryAfterSeconds) },
+    };
   }
   return {
     problem: { ...problemForStatus(500), status: 500, detail: 'An unexpected error occurred; it has been logged.' },
