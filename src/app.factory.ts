@@ -20,7 +20,8 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config),
     createFastifyAdapter({ logger, bodyLimit: config.BODY_LIMIT_BYTES, trustedProxies: config.TRUSTED_PROXIES }),
-    { logger: new PinoNestLogger(logger), abortOnError: false },
+    // bodyParser: false: the adapter's built-in JSON parser is the only one (see createFastifyAdapter).
+    { logger: new PinoNestLogger(logger), abortOnError: false, bodyParser: false },
   );
   // A worker pod (API_ENABLED=false) answers its probes and metrics scrapes only.
   if (!config.API_ENABLED) serveOperationalRoutesOnly(app, ['/health', '/metrics']);
@@ -36,6 +37,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
       title: 'Box Office API',
       version: '0.1.0',
       description: 'Events, reservations, orders, payments, exports and webhooks. Errors are RFC 9457 problem+json.',
+      probePaths: ['/health'],
     });
   }
   return app;

@@ -1,5 +1,12 @@
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import { Cached, InvalidatesCache } from '../../platform/cache';
 import { CurrentUser, Public, Roles, type SessionUser } from '../../platform/session';
 import { CreateEventDto } from './dto/create-event.dto';
@@ -68,6 +75,7 @@ export class EventsController {
   @InvalidatesCache({ tags: [EVENTS_TAG, EVENT_TAG] })
   @ApiOkResponse({ type: EventDto })
   @ApiNotFoundResponse({ description: 'No such event (problem+json)' })
+  @ApiConflictResponse({ description: 'capacity-below-sold: more seats are sold or held than the new capacity' })
   async update(
     @EventId() id: string,
     @Body() dto: UpdateEventDto,

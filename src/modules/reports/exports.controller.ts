@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Req, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBearerAuth, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { Idempotent, type IdempotentRequest } from '../../platform/idempotency';
 import { CurrentUser, Roles, type SessionUser } from '../../platform/session';
 import { Throttle } from '../../platform/throttler';
@@ -42,6 +42,7 @@ export class ExportsController {
   /** The finished CSV, to the user who requested it. */
   @Get('exports/:id/download')
   @ApiProduces('text/csv')
+  @ApiOkResponse({ description: 'The CSV of the orders', content: { 'text/csv': { schema: { type: 'string' } } } })
   async download(
     @Param('id', new ParseUUIDPipe({ exceptionFactory: () => exportNotFound() })) id: string,
     @CurrentUser() user: SessionUser,

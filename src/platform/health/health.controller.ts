@@ -1,5 +1,5 @@
 import { Controller, Get, Inject, Optional, ServiceUnavailableException, Res } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { HEALTH_MODULE_OPTIONS, type HealthModuleOptions } from './health.module-definition';
 import { Public } from '../session';
@@ -27,6 +27,13 @@ export class HealthController {
   /** The process answers: nothing else is checked, so a dependency outage never restarts pods. */
   @Get('live')
   @ApiOperation({ summary: 'Liveness: the process is serving' })
+  @ApiOkResponse({
+    schema: {
+      type: 'object',
+      required: ['status', 'uptimeSeconds'],
+      properties: { status: { type: 'string', enum: ['ok'] }, uptimeSeconds: { type: 'integer', minimum: 0 } },
+    },
+  })
   live() {
     return { status: 'ok', uptimeSeconds: Math.round(process.uptime()) };
   }

@@ -1,6 +1,7 @@
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { LogController } from 'fastify';
 import type { Logger } from 'pino';
+import { clientErrorHandler, frameworkErrorHandler, type SecurityHookHolder } from './framework-errors';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id';
 
 export interface FastifyAdapterOptions {
@@ -16,6 +17,18 @@ export interface FastifyAdapterOptions {
 }
 
 const QUIET_ROUTES = new Set(['/health/live', '/health/ready', '/metrics']);
+/** Deepest nesting of arrays and objects a JSON body may have. */
+const MAX_JSON_DEPTH = 32;
+
+/** Whether `value` nests deeper than `limit`; stops at the limit, so it never recurses far. */
+function depthOver(value: unknown, limit: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (limit === 0) return true;
+  return Object.values(value).some((item) => depthOver(item, limit - 1));
+}
+
+const tooDeep = () =>
+  Object.assign(new Error(`The JSON body is nested more than ${MAX_JSON_DEPTH} levels deep.`), { statusCode: 400 });
 
 /**
  * The Fastify adapter with request ids (accepted or generated, echoed on every response), one
@@ -24,7 +37,13 @@ const QUIET_ROUTES = new Set(['/health/live', '/health/ready', '/metrics']);
  * throughput.
  */
 export function createFastifyAdapter(options: FastifyAdapterOptions): FastifyAdapter {
-  const adapter = new FastifyAdapter({
+  // The handlers run long after construction, when the security hook has been registered.
+  const hooks: SecurityHookHolder = {
+    get securityHook() {
+      return (adapter as unknown as SecurityHookHolder).securityHook;
+    },
+  };
+  const adapter: FastifyAdapter = new FastifyAdapter({
     bodyLimit: options.bodyLimit ?? 1_048_576,
     genReqId: requestIdOf,
     loggerInstance: options.logger,
@@ -32,8 +51,30 @@ export function createFastifyAdapter(options: FastifyAdapterOptions): FastifyAda
     logController: new LogController({ disableRequestLogging: true }),
     // A spoofed X-Forwarded-For from anyone else does not change request.ip (rate-limit keys, session records).
     trustProxy: options.trustedProxies?.length ? options.trustedProxies : false,
+    // Errors raised before any hook (router, HTTP parser) are problem+json with a request id too.
+    frameworkErrors: frameworkErrorHandler(hooks),
+    clientErrorHandler: clientErrorHandler(hooks),
   });
   const fastify = adapter.getInstance();
+  // JSON routes take JSON: Fastify's built-in text/plain parser would hand a string to DTO
+  // validation. With Nest's own parsers off (`bodyParser: false`, which also drops its
+  // urlencoded parser), any other body gets 415. A route family that takes another type
+  // declares it with `adapter.useBodyParser(type)`.
+  fastify.removeContentTypeParser('text/plain');
+  // Many clients send `Content-Type: application/json` on every request, a bodiless DELETE or
+  // POST included; Fastify would answer 400 "body cannot be empty". An empty body is no body.
+  // A body nested thousands of levels deep is refused here, before anything walks it
+  // recursively (class-transformer, the idempotency fingerprint) and overflows the stack.
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  fastify.removeContentTypeParser('application/json');
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '') return done(null, undefined);
+    parseJson(request, body as string, (error, parsed) => {
+      if (error) done(error, undefined);
+      else if (depthOver(parsed, MAX_JSON_DEPTH)) done(tooDeep(), undefined);
+      else done(null, parsed);
+    });
+  });
   fastify.addHook('onRequest', (request, reply, done) => {
     reply.header(REQUEST_ID_HEADER, request.id);
     done();

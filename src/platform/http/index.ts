@@ -20,6 +20,7 @@ export {
 export { createValidationPipe, type FieldError } from './validation.pipe';
 export { createFastifyAdapter, type FastifyAdapterOptions } from './fastify';
 export { setupOpenApi } from './openapi';
+export { declareProblemResponses, TRANSPORT_STATUSES } from './openapi-problems';
 export { REQUEST_ID_HEADER } from './request-id';
 export { apiSecurityHeaders, useApiSecurityHeaders } from './security-headers';
 export { PageQuery } from './page.query';

@@ -4,7 +4,7 @@ import { IsInt, IsOptional, Max, Min } from 'class-validator';
 
 /** `limit` (1–100, default 20) and `offset` (0–100,000, default 0) of a paginated list; list queries extend it. */
 export class PageQuery {
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: 100, default: 20 })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -12,7 +12,7 @@ export class PageQuery {
   @Max(100)
   limit = 20;
 
-  @ApiPropertyOptional({ minimum: 0, maximum: 100_000, default: 0 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: 100_000, default: 0 })
   @IsOptional()
   @Type(() => Number)
   @IsInt()

@@ -8,6 +8,7 @@ import {
   problemForStatus,
   type ProblemDetails,
 } from './problem';
+import { REQUEST_ID_HEADER } from './request-id';
 
 interface RequestLike {
   id?: string;
@@ -41,6 +42,10 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     if (rendered.status >= 500) {
       this.logger.error({ err: error, requestId: http.getRequest<RequestLike>().id }, problemDetail(rendered));
     }
+    // A request refused by a hook that runs before the one echoing the id (the CSRF check) has no
+    // X-Request-Id yet.
+    const id = http.getRequest<RequestLike>().id;
+    if (id) adapter.setHeader(response, REQUEST_ID_HEADER, id);
     for (const [name, value] of Object.entries(rendered.headers)) adapter.setHeader(response, name, value);
     adapter.reply(response, rendered.body, rendered.status);
   }

@@ -1,5 +1,5 @@
 import { Controller, Get, Param, Sse, type MessageEvent } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { Observable } from 'rxjs';
 import { CurrentUser, type SessionUser } from '../session';
 import { isJobId } from './job-view';
@@ -9,6 +9,26 @@ import { isTerminalState, type JobEvent, type JobQueue, type JobView } from './q
 
 /** Proxies close idle streams; a comment-like event every 15 s keeps the stream open. */
 const HEARTBEAT_MS = 15_000;
+
+const JOB_STATES = ['waiting', 'delayed', 'prioritized', 'active', 'completed', 'failed'];
+/** The OpenAPI schema of `publicView`. */
+const JOB_VIEW_SCHEMA = {
+  type: 'object',
+  required: ['id', 'queue', 'name', 'state', 'progress', 'attemptsMade', 'attempts', 'createdAt'],
+  properties: {
+    id: { type: 'string' },
+    queue: { type: 'string' },
+    name: { type: 'string' },
+    state: { type: 'string', enum: JOB_STATES },
+    progress: { description: 'A number (percent) or what the job reported' },
+    attemptsMade: { type: 'integer' },
+    attempts: { type: 'integer' },
+    createdAt: { type: 'string', format: 'date-time' },
+    finishedAt: { type: 'string', format: 'date-time' },
+    result: { description: 'What the job returned (completed only)' },
+    failedReason: { type: 'string' },
+  },
+};
 
 /** What a job's owner sees of it. */
 function publicView({ owner: _owner, ...view }: JobView) {
@@ -20,18 +40,23 @@ function publicView({ owner: _owner, ...view }: JobView) {
  * completion. Only the job's owner sees it; to anyone else it does not exist (404).
  */
 @ApiTags('jobs')
+@ApiBearerAuth()
+@ApiNotFoundResponse({ description: "job-not-found: no such job, or not the caller's" })
 @Controller('jobs')
 export class JobsController {
   constructor(private readonly driver: QueueDriver) {}
 
   @Get(':id')
   @ApiOperation({ summary: "A job's state, progress and result or failure reason (owner only)" })
+  @ApiOkResponse({ schema: JOB_VIEW_SCHEMA })
   async get(@Param('id') id: string, @CurrentUser() user: SessionUser) {
     const { view } = await this.find(id, user);
     return publicView(view);
   }
 
   @Sse(':id/events')
+  @ApiProduces('text/event-stream')
+  @ApiOkResponse({ content: { 'text/event-stream': { schema: { type: 'string' } } } })
   @ApiOperation({
     summary: "Server-Sent Events: the job's state, then `progress` events, then `completed` or `failed` (owner only)",
   })
