@@ -98,6 +98,9 @@ export class AppModule {
           absoluteTimeoutMs: config.SESSION_ABSOLUTE_TIMEOUT_MS,
           secureCookie: config.NODE_ENV === 'production',
           memoryMaxSessions: config.SESSION_MEMORY_MAX,
+          l1MaxEntries: config.SESSION_L1_MAX_ENTRIES,
+          l1MaxStalenessMs: config.SESSION_L1_MAX_STALENESS_MS,
+          touchIntervalMs: config.SESSION_TOUCH_INTERVAL_MS,
         }),
         // After SessionModule: the throttler's guard keys authenticated requests on the session's user.
         ThrottlerModule.forRoot({

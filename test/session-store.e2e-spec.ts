@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { RedisService, type RedisModuleOptions } from '../src/platform/redis';
 import { MemorySessionStore } from '../src/platform/session/memory-session.store';
-import { RedisSessionStore } from '../src/platform/session/redis-session.store';
+import { RedisSessionStore, type RedisSessionStoreOptions } from '../src/platform/session/redis-session.store';
 import type { SessionRecord, SessionStore } from '../src/platform/session/session.store';
 import { RedisProcess, rawRedis } from './support/redis';
 import { settle } from './support/settle';
@@ -18,9 +18,10 @@ const { shared, openService, privateRedis } = redisHarness('session');
 
 async function openRedisStore(
   options: RedisModuleOptions = {},
+  storeOptions: RedisSessionStoreOptions = {},
 ): Promise<{ store: RedisSessionStore; redis: RedisService; prefix: string }> {
   const { redis, prefix } = await openService(options);
-  return { store: new RedisSessionStore(redis), redis, prefix };
+  return { store: new RedisSessionStore(redis, storeOptions), redis, prefix };
 }
 
 /** A user's partition as the session module derives it: a hash of the user id, never the id itself. */
@@ -39,6 +40,7 @@ function record(overrides: Partial<SessionRecord> = {}): SessionRecord {
     id: tokenHash(randomBytes(32).toString('base64url')),
     partition: partitionOf(userId),
     userId,
+    email: null,
     roles: ['customer'],
     createdAt,
     lastSeenAt: createdAt,
@@ -103,6 +105,18 @@ describe.each<[string, () => Promise<SessionStore>]>([
       expect(touched).toEqual({ ...session, lastSeenAt: t0 + 1 });
       expect(Array.isArray(touched?.roles)).toBe(true);
       expect(await store.list(session.partition, t0 + 2)).toEqual([{ ...session, lastSeenAt: t0 + 1 }]);
+    });
+
+    it('round-trips the email the session was issued with (null when none)', async () => {
+      const withEmail = record({ email: 'ada@example.com', createdAt: t0 });
+      const without = record({ createdAt: t0 });
+      await store.create(withEmail, IDLE);
+      await store.create(without, IDLE);
+      expect(await store.touch(withEmail.partition, withEmail.id, t0 + 1, IDLE)).toMatchObject({
+        email: 'ada@example.com',
+      });
+      expect(await store.touch(without.partition, without.id, t0 + 1, IDLE)).toMatchObject({ email: null });
+      expect(await store.list(withEmail.partition, t0 + 2)).toEqual([{ ...withEmail, lastSeenAt: t0 + 1 }]);
     });
 
     it('keeps its own copy: changing the record given to create, or one it returned, changes nothing stored', async () => {
@@ -471,6 +485,78 @@ describe('redis session store on Redis itself', () => {
       commands.close();
       await raw.quit();
     }
+  });
+
+  it('announces every revocation on its channel, from the script that deletes', async () => {
+    const { store } = await openRedisStore();
+    const heard: string[][] = [];
+    let notify: (() => void) | undefined;
+    store.onRevoked((ids) => {
+      heard.push(ids);
+      notify?.();
+    });
+    await store.connect(2000);
+    expect(store.coverage.since).toBeLessThanOrEqual(Date.now());
+    const next = () => new Promise<void>((resolve) => (notify = resolve));
+    const t0 = Date.now();
+    const user = randomUUID();
+    const [a, b, c] = [0, 1, 2].map((i) => record({ userId: user, createdAt: t0 + i }));
+    for (const session of [a, b, c]) await store.create(session, IDLE);
+
+    let arrived = next();
+    expect(await store.revoke(a.partition, a.id)).toBe(true);
+    await arrived;
+    arrived = next();
+    expect(await store.revokeAll(a.partition, c.id)).toBe(1);
+    await arrived;
+    arrived = next();
+    expect(await store.revokeAll(a.partition)).toBe(1);
+    await arrived;
+    expect(heard).toEqual([[a.id], [b.id], [c.id]]);
+    await store.close();
+    await store.close(); // twice is harmless
+    expect(store.coverage.since).toBe(Infinity);
+  });
+
+  it('touchMany moves last-seen forward only, in one pipeline, and never brings back a revoked session', async () => {
+    const { store, prefix } = await openRedisStore({}, { ttlSlackMs: 100 });
+    const t0 = Date.now();
+    const [a, b] = [0, 1].map(() => record({ createdAt: t0 }));
+    for (const session of [a, b]) await store.create(session, 300);
+
+    expect(
+      await store.touchMany(
+        [
+          { partition: a.partition, id: a.id, seenAt: t0 + 50 },
+          { partition: b.partition, id: b.id, seenAt: t0 + 60 },
+        ],
+        300,
+      ),
+    ).toEqual([true, true]);
+    expect(await store.touchMany([{ partition: a.partition, id: a.id, seenAt: t0 + 10 }], 300)).toEqual([true]);
+    expect(await store.peek(a.partition, a.id, t0 + 70, 300)).toMatchObject({ lastSeenAt: t0 + 50 });
+    expect(await store.peek(b.partition, b.id, t0 + 70, 300)).toMatchObject({ lastSeenAt: t0 + 60 });
+    const [key] = (await shared.keys(`${prefix}*`)).filter((k) => k.includes(a.id));
+    // The key lives idleMs plus the slack, so a touch still on its way finds it.
+    expect(await shared.pttl(key!)).toBeGreaterThan(300);
+    expect(await shared.pttl(key!)).toBeLessThanOrEqual(400);
+
+    expect(await store.revoke(a.partition, a.id)).toBe(true);
+    expect(await store.touchMany([{ partition: a.partition, id: a.id, seenAt: t0 + 80 }], 300)).toEqual([false]);
+    expect(await shared.exists(key!)).toBe(0);
+    expect(await store.touchMany([], 300)).toEqual([]);
+  });
+
+  it('peek reads a live session without writing, and removes a dead one like touch', async () => {
+    const { store } = await openRedisStore();
+    const t0 = Date.now();
+    const session = record({ createdAt: t0 });
+    await store.create(session, IDLE);
+
+    expect(await store.peek(session.partition, session.id, t0 + 5, IDLE)).toEqual(session);
+    expect(await store.list(session.partition, t0 + 6)).toEqual([session]); // lastSeenAt unchanged
+    expect(await store.peek(session.partition, session.id, t0 + IDLE + 1, IDLE)).toBeNull();
+    expect(await store.list(session.partition, t0 + 1)).toEqual([]);
   });
 
   describe.each<[string, (proc: RedisProcess) => Promise<void>]>([

@@ -392,6 +392,69 @@ describe('sessions and identity', () => {
       });
     });
 
+    describe('the session record carries the user', () => {
+      it('/auth/me answers id, email and roles from the session, without reading the database', async () => {
+        const user = await signUp(url);
+        const changed = `changed-${randomBytes(6).toString('hex')}@example.com`;
+        await running.app.get(DataSource).query('UPDATE users SET email = $1 WHERE id = $2', [changed, user.userId]);
+        expect(await (await me(url, user.auth)).json()).toEqual({
+          id: user.userId,
+          email: user.email,
+          roles: ['customer'],
+        });
+        // A new login carries what the database says now.
+        const fresh = await logIn(url, changed, user.password);
+        expect(await (await me(url, fresh.auth)).json()).toMatchObject({ email: changed });
+      });
+
+      it('/metrics shows the session store breaker closed and the sessions held in memory', async () => {
+        await me(url, regular.auth);
+        const text = await (await fetch(`${url}/metrics`)).text();
+        expect(text).toMatch(/^session_store_breaker_open 0$/m);
+        expect(Number(/^session_l1_entries (\d+)$/m.exec(text)?.[1])).toBeGreaterThanOrEqual(1);
+        expect(text).toMatch(/^session_store_failures_total 0$/m);
+      });
+    });
+
+    describe('password change', () => {
+      const changePassword = (auth: Record<string, string>, body: unknown) =>
+        fetch(`${url}/auth/password`, { method: 'PUT', headers: { ...json, ...auth }, body: JSON.stringify(body) });
+
+      it('a wrong current password is 401 invalid-credentials and changes nothing', async () => {
+        const user = await signUp(url);
+        const other = await logIn(url, user.email, user.password);
+        const res = await changePassword(user.auth, {
+          currentPassword: 'not it at all',
+          newPassword: 'a new long password',
+        });
+        expect(res.status).toBe(401);
+        expect(await res.json()).toMatchObject({ type: 'urn:box-office:problem:invalid-credentials' });
+        expect((await me(url, other.auth)).status).toBe(200);
+        expect((await logIn(url, user.email, user.password)).token).toEqual(expect.any(String));
+      });
+
+      it('revokes every other session, keeps the caller, and only the new password logs in', async () => {
+        const user = await signUp(url);
+        const other = await logIn(url, user.email, user.password);
+        expect((await me(url, other.auth)).status).toBe(200);
+        const newPassword = `new-${randomBytes(12).toString('hex')}`;
+        const res = await changePassword(user.auth, { currentPassword: user.password, newPassword });
+        expect(res.status).toBe(204);
+        await expectUnauthenticated(await me(url, other.auth));
+        expect((await me(url, user.auth)).status).toBe(200);
+        const old = await post('/auth/login', { email: user.email, password: user.password });
+        expect(old.status).toBe(401);
+        expect((await logIn(url, user.email, newPassword)).token).toEqual(expect.any(String));
+      });
+
+      it('a new password shorter than 12 characters is 400', async () => {
+        const user = await signUp(url);
+        const res = await changePassword(user.auth, { currentPassword: user.password, newPassword: 'short' });
+        expect(res.status).toBe(400);
+        expect((await me(url, user.auth)).status).toBe(200);
+      });
+    });
+
     describe('login failures and email identity', () => {
       it('an unknown email and a wrong password get the same answer in about the same time', async () => {
         const user = regular;
@@ -530,6 +593,8 @@ describe('sessions and identity', () => {
     const changedCommands = (before: Record<string, number>, after: Record<string, number>) => {
       const changed: Record<string, number> = {};
       for (const [name, calls] of Object.entries(after)) {
+        // PING: the revocation channel's heartbeat (its own connection, on its own clock).
+        if (name === 'ping') continue;
         const delta = calls - (before[name] ?? 0);
         if (delta !== 0) changed[name] = delta;
       }
@@ -579,11 +644,46 @@ describe('sessions and identity', () => {
       });
 
       it('the count does see a valid token touching the store (control)', async () => {
+        const fresh = await logIn(running.url, user.email, user.password);
         const before = await commandCalls();
-        expect((await me(running.url, user.auth)).status).toBe(200);
+        expect((await me(running.url, fresh.auth)).status).toBe(200);
         const changed = changedCommands(before, await commandCalls());
         expect(changed.info).toBe(1);
         expect(Object.keys(changed).length).toBeGreaterThan(1);
+      });
+    });
+
+    describe('a session held in memory', () => {
+      it('answers 20 requests without a Redis command; their idle-timeout touch lands in one write behind', async () => {
+        // The bench route behind the session guard alone: /auth/me's rate limit has Redis commands of its own.
+        const guarded = (auth: Record<string, string>) =>
+          fetch(`${running.url}/__bench/authenticated`, { headers: auth });
+        const fresh = await logIn(running.url, user.email, user.password);
+        expect((await guarded(fresh.auth)).status).toBe(200); // verified in Redis, now held
+        await sleep(1100); // the first use's touch (SESSION_TOUCH_INTERVAL_MS, 1 s) is written
+
+        const before = await commandCalls();
+        const started = Date.now();
+        for (let i = 0; i < 20; i++) expect((await guarded(fresh.auth)).status).toBe(200);
+        const lastUse = Date.now();
+        expect(lastUse - started).toBeLessThan(900); // all within one touch interval
+        expect(changedCommands(before, await commandCalls())).toEqual({ info: 1 });
+
+        await sleep(1100);
+        // One script call (the batch, pipelined; INFO counts the commands the script runs too), and
+        // the stored last-seen time moved to the last use.
+        expect(changedCommands(before, await commandCalls())).toEqual({
+          info: 2,
+          evalsha: 1,
+          hmget: 1,
+          hset: 2,
+          pexpire: 1,
+        });
+        const keys = (await probe.keys('bo:sess:*')).filter((key) => key.endsWith(SessionTokens.idOf(fresh.token)));
+        expect(keys).toHaveLength(1);
+        const lastSeenAt = Number(await probe.hget(keys[0]!, 'lastSeenAt'));
+        expect(lastSeenAt).toBeGreaterThanOrEqual(started);
+        expect(lastSeenAt).toBeLessThanOrEqual(lastUse);
       });
     });
 
@@ -592,7 +692,15 @@ describe('sessions and identity', () => {
         expect((await me(running.url, user.auth)).status).toBe(200);
 
         await redis.kill();
-        const down = await me(running.url, user.auth);
+        // A session held in memory is trusted at most SESSION_L1_MAX_STALENESS_MS (1 s) once the
+        // revocation channel is gone; then it needs Redis, and Redis is down.
+        const killedAt = Date.now();
+        const down = await eventually(
+          () => me(running.url, user.auth),
+          (res) => res.status !== 200,
+          2000,
+        );
+        expect(Date.now() - killedAt).toBeLessThan(1000 + 250);
         expect(down.status).toBe(503);
         expect(down.headers.get('content-type')).toBe(PROBLEM);
         expect(down.headers.get('retry-after')).toBe('5');
@@ -614,9 +722,16 @@ describe('sessions and identity', () => {
           service.on('state', check);
           check();
         });
-        // The killed redis-server kept nothing, so the old session is gone; a new login works once
-        // the rate limiter (its own connection; the auth tier fails closed) is back on Redis too.
-        await expectUnauthenticated(await me(running.url, user.auth));
+        // The killed redis-server kept nothing, so the old session is gone (once the session
+        // store's breaker has seen Redis answer again); a new login works once the rate limiter
+        // (its own connection; the auth tier fails closed) is back on Redis too.
+        await expectUnauthenticated(
+          await eventually(
+            () => me(running.url, user.auth),
+            (res) => res.status !== 503,
+            2000,
+          ),
+        );
         const loginStatus = async () =>
           (
             await fetch(`${running.url}/auth/login`, {

@@ -117,6 +117,9 @@ export const envSchema = z.object({
   SESSION_IDLE_TIMEOUT_MS: int(1_800_000, 1000, 7 * 86_400_000),
   SESSION_ABSOLUTE_TIMEOUT_MS: int(28_800_000, 1000, 30 * 86_400_000),
   SESSION_MEMORY_MAX: int(10_000, 10, 10_000_000),
+  SESSION_L1_MAX_ENTRIES: int(10_000, 0, 10_000_000),
+  SESSION_L1_MAX_STALENESS_MS: int(1000, 10, 60_000),
+  SESSION_TOUCH_INTERVAL_MS: int(1000, 1, 600_000),
   CSRF_TRUSTED_ORIGINS: z
     .string()
     .regex(/^https?:\/\/[^,/\s]+(,https?:\/\/[^,/\s]+)*$/, {

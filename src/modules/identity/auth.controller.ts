@@ -1,6 +1,14 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { ApiBearerAuth, ApiCookieAuth, ApiCreatedResponse, ApiOkResponse, ApiQuery, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiConflictResponse,
+  ApiCookieAuth,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiQuery,
+  ApiTags,
+} from '@nestjs/swagger';
 import {
   CurrentSession,
   CurrentUser,
@@ -10,10 +18,10 @@ import {
   type SessionUser,
 } from '../../platform/session';
 import { Throttle, ThrottleFailuresOnly } from '../../platform/throttler';
-import { LoginDto, LoginResultDto, RegisterDto, SessionViewDto, UserDto } from './dto/auth.dto';
+import { ChangePasswordDto, LoginDto, LoginResultDto, RegisterDto, SessionViewDto, UserDto } from './dto/auth.dto';
 import { sessionNotFound } from './identity.errors';
 import { UsersService } from './users.service';
-import type { UserEntity } from './user.entity';
+import type { Role, UserEntity } from './user.entity';
 
 interface ClientRequest {
   headers: Record<string, string | string[] | undefined>;
@@ -37,6 +45,7 @@ export class AuthController {
   @Throttle({ auth: {} })
   @Post('register')
   @ApiCreatedResponse({ type: UserDto })
+  @ApiConflictResponse({ description: 'email-taken: an account has this email' })
   async register(@Body() dto: RegisterDto): Promise<UserDto> {
     return toUser(await this.users.register(dto.email, dto.password, dto.role ?? 'customer'));
   }
@@ -61,7 +70,7 @@ export class AuthController {
     const presented = previous ? this.sessions.parse(previous.token) : null;
     const userAgent = request.headers['user-agent'];
     const { token, session } = await this.sessions.issue(
-      { id: user.id, roles: user.roles },
+      { id: user.id, roles: user.roles, email: user.email },
       { userAgent: typeof userAgent === 'string' ? userAgent : null, ip: request.ip ?? null },
     );
     if (presented) await this.sessions.revokeToken(presented);
@@ -80,10 +89,36 @@ export class AuthController {
     this.adapterHost.httpAdapter.clearCookie(reply, this.sessions.cookieName, this.sessions.cookieOptions);
   }
 
+  /**
+   * From the session alone: it carries the id, roles and email of its login, and a role change
+   * revokes it. Sessions issued before emails were kept in them read the database.
+   */
   @Get('me')
   @ApiOkResponse({ type: UserDto })
   async me(@CurrentUser() user: SessionUser): Promise<UserDto> {
-    return toUser(await this.users.get(user.id));
+    if (typeof user.email !== 'string') return toUser(await this.users.get(user.id));
+    return { id: user.id, email: user.email, roles: user.roles as Role[] };
+  }
+
+  /**
+   * Changes the password and revokes every other session of the user (OWASP: a password change
+   * ends the sessions an attacker may hold); the caller's session stays. Failures count in the
+   * auth throttle tier like failed logins.
+   */
+  @Throttle({ auth: {} })
+  @ThrottleFailuresOnly()
+  @Put('password')
+  @HttpCode(204)
+  async changePassword(
+    @CurrentUser() user: SessionUser,
+    @CurrentSession() session: SessionRecord,
+    @Body() dto: ChangePasswordDto,
+  ): Promise<void> {
+    const account = await this.users.checkPassword(user.id, dto.currentPassword);
+    // Revoke before the change too: an unreachable session store refuses it (503), changing nothing.
+    await this.sessions.revokeAll(user.id, session.id);
+    await this.users.setPassword(account, dto.newPassword);
+    await this.sessions.revokeAll(user.id, session.id);
   }
 
   @Get('sessions')
@@ -109,6 +144,10 @@ export class AuthController {
   /** Revokes every other session; `?all=true` revokes the current one too. */
   @Delete('sessions')
   @ApiQuery({ name: 'all', required: false, type: Boolean })
+  @ApiOkResponse({
+    description: 'How many sessions were revoked',
+    schema: { type: 'object', required: ['revoked'], properties: { revoked: { type: 'integer', minimum: 0 } } },
+  })
   async revokeOthers(
     @CurrentUser() user: SessionUser,
     @CurrentSession() current: SessionRecord,

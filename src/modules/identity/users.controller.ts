@@ -1,11 +1,12 @@
 import { Body, Controller, Param, ParseUUIDPipe, Put } from '@nestjs/common';
-import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { Roles, SessionService } from '../../platform/session';
 import { SetRolesDto, UserDto } from './dto/auth.dto';
 import { userNotFound } from './identity.errors';
 import { UsersService } from './users.service';
 
 @ApiTags('users')
+@ApiBearerAuth()
 @Controller('users')
 export class UsersController {
   constructor(
@@ -17,6 +18,7 @@ export class UsersController {
   @Roles('admin')
   @Put(':id/roles')
   @ApiOkResponse({ type: UserDto })
+  @ApiNotFoundResponse({ description: 'user-not-found' })
   async setRoles(
     @Param('id', new ParseUUIDPipe({ exceptionFactory: () => userNotFound() })) id: string,
     @Body() dto: SetRolesDto,

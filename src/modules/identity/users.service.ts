@@ -44,6 +44,18 @@ export class UsersService implements OnModuleInit {
     return user;
   }
 
+  /** The user when `password` is theirs; 401 invalid-credentials otherwise. */
+  async checkPassword(id: string, password: string): Promise<UserEntity> {
+    const user = await this.get(id);
+    if (!(await verifyPassword(password, user.passwordHash))) throw invalidCredentials();
+    return user;
+  }
+
+  async setPassword(user: UserEntity, password: string): Promise<void> {
+    user.passwordHash = await hashPassword(password);
+    await this.users.save(user);
+  }
+
   async setRoles(id: string, roles: Role[]): Promise<UserEntity> {
     const user = await this.get(id);
     user.roles = roles;

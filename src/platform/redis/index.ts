@@ -4,3 +4,5 @@ export { InjectRedis, REDIS_CLIENT } from './redis.decorators';
 export { type RedisState, RedisUnavailableError } from './redis-state';
 export { type RedisClient, reconnectBackoff } from './redis-connection.factory';
 export { type RedisModuleOptions, type RedisNodeAddress, REDIS_MODULE_OPTIONS } from './redis.module-definition';
+export { RedisSubscription, type RedisSubscriptionOptions } from './redis-subscription';
+export { RedisBreaker, RedisBreakerOpenError, type RedisBreakerOptions } from './redis-breaker';

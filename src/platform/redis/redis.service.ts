@@ -70,6 +70,11 @@ export class RedisService extends EventEmitter<RedisStateEvents> implements OnMo
     return this.options.keyPrefix ?? 'bo:';
   }
 
+  /** Name of the app's connections in CLIENT LIST; derived connections append their role to it. */
+  get connectionName(): string {
+    return this.options.connectionName ?? 'box-office';
+  }
+
   /** How long a start waits for Redis before serving on the failure policies. */
   get connectTimeoutMs(): number {
     return this.options.connectTimeoutMs ?? 2000;

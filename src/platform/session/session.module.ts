@@ -13,7 +13,8 @@ import { SessionService } from './session.service';
 import { SESSION_STORE } from './session.store';
 
 /**
- * Server-side sessions: opaque tokens (cookie or Bearer), Redis store with a per-user index, or a
+ * Server-side sessions: opaque tokens (cookie or Bearer), Redis store with a per-user index (and
+ * an in-process tier of verified sessions kept current by revocations over pub/sub), or a
  * bounded in-process store when Redis is not configured, and a global guard.
  */
 @Module({})
@@ -30,7 +31,12 @@ export class SessionModule extends SessionConfigurableModule {
           inject: [RedisService, SESSION_MODULE_OPTIONS],
           useFactory: (redis: RedisService, opts: SessionModuleOptions) =>
             redis.configured
-              ? new RedisSessionStore(redis)
+              ? new RedisSessionStore(redis, {
+                  // Twice the write-behind interval: a touch on its way always finds its key.
+                  ttlSlackMs: 2 * SessionService.touchIntervalOf(opts, opts.idleTimeoutMs ?? 30 * 60_000),
+                  // Several heartbeats per staleness bound, so a live channel keeps held sessions trusted.
+                  heartbeatMs: Math.max(10, Math.min(250, Math.floor((opts.l1MaxStalenessMs ?? 1000) / 4))),
+                })
               : new MemorySessionStore({ maxSessions: opts.memoryMaxSessions ?? 10_000 }),
         },
         SessionService,

@@ -10,6 +10,9 @@ export interface SessionRecord {
    */
   partition: string;
   userId: string;
+  /** The user's email at login, so a "who am I" answer needs no database read; null when unknown. */
+  email: string | null;
+  /** The user's roles at login; a role change revokes the user's sessions. */
   roles: string[];
   /** Epoch milliseconds. */
   createdAt: number;
@@ -43,3 +46,38 @@ export interface SessionStore {
 
 export const SESSION_STORE = Symbol('SESSION_STORE');
 export const InjectSessionStore = (): ParameterDecorator => Inject(SESSION_STORE);
+
+/** One write-behind touch: the session was seen at `seenAt` on this instance. */
+export interface SessionTouch {
+  partition: string;
+  id: string;
+  seenAt: number;
+}
+
+/**
+ * A store shared by several instances (Redis). It announces every revocation on a channel, so
+ * each instance can keep verified sessions in memory, and takes touches in batches.
+ */
+export interface SharedSessionStore extends SessionStore {
+  readonly shared: true;
+  /** Delivers the ids of revoked sessions (from any instance), in publication order. */
+  onRevoked(listener: (ids: string[]) => void): void;
+  /** Revocations published in [since, upTo] (epoch ms) have all been delivered; since is Infinity while cut off. */
+  readonly coverage: { since: number; upTo: number };
+  /**
+   * Records the touches in one round trip (a pipeline): `lastSeenAt` moves forward to `seenAt`
+   * and the idle expiry slides, never past the absolute expiry. A session that is gone is not
+   * recreated; the answer says, per touch, whether the session was still there.
+   */
+  touchMany(touches: SessionTouch[], idleMs: number): Promise<boolean[]>;
+  /** Like `touch`, but writes nothing back (a dead session found is still removed). */
+  peek(partition: string, id: string, now: number, idleMs: number): Promise<SessionRecord | null>;
+  /** A cheap round trip with a deadline: resolves when the store answers. */
+  probe(): Promise<void>;
+  /** Connects the signal channel, waiting at most `waitMs`. */
+  connect(waitMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export const isSharedSessionStore = (store: SessionStore): store is SharedSessionStore =>
+  (store as Partial<SharedSessionStore>).shared === true;

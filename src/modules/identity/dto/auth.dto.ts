@@ -36,6 +36,18 @@ export class LoginDto {
   password!: string;
 }
 
+export class ChangePasswordDto {
+  @ApiProperty()
+  @IsString()
+  @Length(1, 128)
+  currentPassword!: string;
+
+  @ApiProperty({ minLength: 12, maxLength: 128, description: 'At least 12 characters (OWASP ASVS 2.1.1)' })
+  @IsString()
+  @Length(12, 128)
+  newPassword!: string;
+}
+
 export class SetRolesDto {
   @ApiProperty({ enum: ROLES, isArray: true })
   @ArrayMinSize(1)
