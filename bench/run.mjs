@@ -233,6 +233,11 @@ function buildPlan(s, ctx, baseUrl, connections) {
   const p = resolve(s.path, ctx);
   const ranges = statusRanges(s.expectStatus);
   const req = { url: new URL(p, baseUrl).href, method, headers, body, ranges, connections };
+  // Optional per-request variation (bench/lib/wrk.mjs builds it in Lua): rotate over paths,
+  // append a query parameter that never repeats, send a fresh Idempotency-Key.
+  if (s.paths) req.paths = resolve(s.paths, ctx);
+  if (s.uniqueQuery) req.uniqueQuery = s.uniqueQuery;
+  if (s.freshIdempotencyKey) req.freshIdempotencyKey = true;
   return { name: s.name, method, path: p, expectStatus: s.expectStatus, target: s.target, req };
 }
 

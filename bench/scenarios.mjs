@@ -16,7 +16,16 @@
 //   baseline?: 'bare',           marks THE reference scenario (exactly one): runs first,
 //                                ignores BENCH_FILTER, denominator of the "ratio to bare" column
 // }
-import { createEvent, fillTag, requestJson, signUp, storeDoc, warmCache } from './lib/seed.mjs';
+import {
+  createEvent,
+  createEvents,
+  customerWithOrders,
+  fillTag,
+  requestJson,
+  signUp,
+  storeDoc,
+  warmCache,
+} from './lib/seed.mjs';
 
 // Server variants: `{ '<name>': { env: { VAR: 'value' } } }`. Each variant used by a selected
 // scenario gets one extra process for the whole run, with the main server's env (own PORT,
@@ -57,12 +66,14 @@ export const scenarios = [
     path: (event) => `/__bench/cache/source/events/${event.id}`,
   },
   {
-    // The session guard's cost: one token check and one store round trip (touch) per request.
+    // The session guard's cost: one token check, the session from the in-process tier (no
+    // Redis round trip; its idle-timeout touch is written behind).
     name: 'authenticated GET',
     method: 'GET',
     setup: (baseUrl) => signUp(baseUrl),
     path: '/__bench/authenticated',
     headers: (auth) => auth,
+    target: { minRatioTo: 'bare', min: 0.75 },
   },
   // The cache's references come first: the floor a Redis-backed hit cannot beat (one raw
   // GET) and the peer (the official @nestjs/cache-manager interceptor on a Redis store).
@@ -221,6 +232,84 @@ export const scenarios = [
     method: 'POST',
     path: '/__bench/locked-each',
     expectStatus: 200,
+  },
+  // Database reads and writes, on PostgreSQL (BENCH_DATABASE_URL). Each real route is judged
+  // against a limit route that runs the same SQL on a raw pg Pool (src/bench/db-bench.controller.ts).
+  {
+    // The real GET /events/:id, every request a cache miss: rotated over 64 events, with a query
+    // parameter that never repeats (it is part of the cache key, the route ignores it). So each
+    // request pays the cache's miss path (L1 peek, Redis GET, fill) plus the SELECT.
+    name: 'events.get uncached (real route)',
+    method: 'GET',
+    setup: (baseUrl) => createEvents(baseUrl, 64),
+    path: (events) => eventRoute(events[0].id),
+    paths: (events) => events.map((e) => eventRoute(e.id)),
+    uniqueQuery: 'bench_miss',
+    target: { minRatioTo: 'events.get db limit', min: 0.8 },
+  },
+  {
+    name: 'events.get db limit',
+    method: 'GET',
+    setup: (baseUrl) => createEvents(baseUrl, 64),
+    path: (events) => `/__bench/db/events/${events[0].id}`,
+    paths: (events) => events.map((e) => `/__bench/db/events/${e.id}`),
+  },
+  {
+    // GET /orders of a customer with 20 orders: session guard, one SELECT with count(*) OVER ().
+    name: 'orders.list',
+    method: 'GET',
+    setup: (baseUrl) => customerWithOrders(baseUrl, 20),
+    path: '/orders',
+    headers: (ctx) => ctx.auth,
+    target: { minRatioTo: 'orders.list db limit', min: 0.8 },
+  },
+  {
+    name: 'orders.list db limit',
+    method: 'GET',
+    setup: (baseUrl) => customerWithOrders(baseUrl, 20),
+    path: '/__bench/db/orders',
+    headers: (ctx) => ctx.auth,
+  },
+  {
+    // POST /events/:id/reservations spread over 64 events (so row locks rarely collide), a fresh
+    // Idempotency-Key on every request: every request is a new hold.
+    name: 'reservations (64 events)',
+    method: 'POST',
+    setup: async (baseUrl) => ({
+      auth: await signUp(baseUrl),
+      events: await createEvents(baseUrl, 64, { capacity: 1_000_000 }),
+    }),
+    path: (ctx) => `/events/${ctx.events[0].id}/reservations`,
+    paths: (ctx) => ctx.events.map((e) => `/events/${e.id}/reservations`),
+    headers: (ctx) => ctx.auth,
+    body: { quantity: 1 },
+    freshIdempotencyKey: true,
+    expectStatus: 201,
+    target: { minRatioTo: 'reservations db limit', min: 0.7 },
+  },
+  {
+    name: 'reservations db limit',
+    method: 'POST',
+    setup: async (baseUrl) => ({
+      auth: await signUp(baseUrl),
+      events: await createEvents(baseUrl, 64, { capacity: 1_000_000 }),
+    }),
+    path: (ctx) => `/__bench/db/events/${ctx.events[0].id}/reservations`,
+    paths: (ctx) => ctx.events.map((e) => `/__bench/db/events/${e.id}/reservations`),
+    headers: (ctx) => ctx.auth,
+    body: { quantity: 1 },
+    expectStatus: 201,
+  },
+  {
+    // The real GET /auth/me of a signed-in user: the session guard, the throttler's api tier and
+    // a handler answering from the session record (id, roles and email), no database read.
+    name: 'auth.me',
+    method: 'GET',
+    setup: (baseUrl) => signUp(baseUrl),
+    path: '/auth/me',
+    headers: (auth) => auth,
+    expectStatus: 200,
+    target: { minRatioTo: 'bare', min: 0.75 },
   },
 ];
 

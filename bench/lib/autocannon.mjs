@@ -11,6 +11,9 @@ function percentile(sorted, p) {
   return sorted.length ? sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)] : 0;
 }
 
+let counter = 0;
+const prefix = `${process.pid}-${Date.now()}`;
+
 export async function run(req, durationS) {
   const instance = autocannon({
     url: req.url,
@@ -20,6 +23,24 @@ export async function run(req, durationS) {
     connections: req.connections,
     pipelining: 1,
     duration: durationS,
+    // Rotation over paths, a never-repeating query parameter, a fresh Idempotency-Key: per request.
+    ...(req.paths?.length || req.uniqueQuery || req.freshIdempotencyKey
+      ? {
+          requests: [
+            {
+              setupRequest: (request) => {
+                const n = (counter += 1);
+                const paths = req.paths?.length ? req.paths : [new URL(req.url).pathname];
+                let p = paths[(n - 1) % paths.length];
+                if (req.uniqueQuery) p += `?${req.uniqueQuery}=${prefix}-${n}`;
+                const headers = { ...request.headers };
+                if (req.freshIdempotencyKey) headers['idempotency-key'] = `bench-${prefix}-${n}`;
+                return { ...request, path: p, headers };
+              },
+            },
+          ],
+        }
+      : {}),
   });
   // autocannon's own latency histogram is integer-ms (p50 "0 ms" for fast routes), so keep
   // the raw float responseTime of every response and compute percentiles ourselves.

@@ -87,3 +87,26 @@ export async function fillTag(baseUrl, prefix, n) {
   const path = `/__bench/cache/tags/${tag}/fill?n=${n}`;
   return requestJson(baseUrl, 'POST', path, undefined, 201, {}, FILL_TIMEOUT_MS);
 }
+
+// `n` fresh events (created a few at a time), for scenarios that spread requests over many rows.
+export async function createEvents(baseUrl, n, overrides = {}) {
+  const events = [];
+  for (let i = 0; i < n; i += 8) {
+    const batch = Math.min(8, n - i);
+    events.push(...(await Promise.all(Array.from({ length: batch }, () => createEvent(baseUrl, overrides)))));
+  }
+  return events;
+}
+
+// A fresh customer with `n` orders (one seat each, on one fresh event): { auth, event }.
+export async function customerWithOrders(baseUrl, n = 20) {
+  const auth = await signUp(baseUrl);
+  const event = await createEvent(baseUrl);
+  for (let i = 0; i < n; i++) {
+    await requestJson(baseUrl, 'POST', `/events/${event.id}/reservations`, { quantity: 1 }, 201, {
+      ...auth,
+      'idempotency-key': `seed-${randomBytes(8).toString('hex')}`,
+    });
+  }
+  return { auth, event };
+}

@@ -31,11 +31,38 @@ export function buildLua(req) {
   const lines = [`wrk.method = ${luaStr(req.method)}`];
   for (const [k, v] of Object.entries(req.headers ?? {})) lines.push(`wrk.headers[${luaStr(k)}] = ${luaStr(v)}`);
   if (req.body !== undefined) lines.push(`wrk.body = ${luaStr(req.body)}`);
-  if (!isDefault2xx(req.ranges)) {
+  const count = !isDefault2xx(req.ranges);
+  const dynamic = Boolean(req.paths?.length || req.uniqueQuery || req.freshIdempotencyKey);
+  if (count || dynamic) {
     lines.push(
       'local threads = {}',
-      'function setup(thread) table.insert(threads, thread) end',
-      'function init(args) unexpected = 0 end',
+      'bench_threads = 0',
+      'function setup(thread) bench_threads = bench_threads + 1; thread:set("bench_tid", bench_threads); table.insert(threads, thread) end',
+      'function init(args)',
+      '  unexpected = 0',
+      '  counter = 0',
+      '  math.randomseed(os.time() * 1000 + (bench_tid or 0))',
+      '  prefix = tostring(bench_tid or 0) .. "-" .. os.time() .. "-" .. math.random(1000000000)',
+      'end',
+    );
+  }
+  if (dynamic) {
+    // Rotation over paths, a query parameter that never repeats (a cache key that cannot hit)
+    // and a fresh Idempotency-Key per request: built per request, so a little slower than static.
+    const paths = req.paths?.length ? req.paths : [new URL(req.url).pathname];
+    lines.push(
+      `local paths = { ${paths.map(luaStr).join(', ')} }`,
+      'function request()',
+      '  counter = counter + 1',
+      '  local p = paths[(counter - 1) % #paths + 1]',
+      req.uniqueQuery ? `  p = p .. "?" .. ${luaStr(req.uniqueQuery)} .. "=" .. prefix .. "-" .. counter` : '',
+      req.freshIdempotencyKey ? '  wrk.headers["Idempotency-Key"] = "bench-" .. prefix .. "-" .. counter' : '',
+      '  return wrk.format(nil, p)',
+      'end',
+    );
+  }
+  if (count) {
+    lines.push(
       `function response(status, headers, body) if not (${statusLuaExpr(req.ranges)}) then unexpected = unexpected + 1 end end`,
       'function done(summary, latency, requests)',
       '  local n = 0',
@@ -44,7 +71,7 @@ export function buildLua(req) {
       'end',
     );
   }
-  return `${lines.join('\n')}\n`;
+  return `${lines.filter(Boolean).join('\n')}\n`;
 }
 
 const UNIT_MS = { us: 1e-3, ms: 1, s: 1e3, m: 60e3, h: 3600e3 };

@@ -3,6 +3,7 @@ import { EventsModule } from '../modules/events';
 import { QueueModule } from '../platform/queue';
 import { BenchController } from './bench.controller';
 import { CacheBenchController } from './cache-bench.controller';
+import { DbBenchController } from './db-bench.controller';
 import { IdempotencyBenchController } from './idempotency-bench.controller';
 import { BENCH_QUEUE, BenchNoopProcessor, QueueBenchController } from './queue-bench.controller';
 import { benchStorageProviders, ThrottleBenchController } from './throttle-bench.controller';
@@ -18,6 +19,7 @@ export { benchTiers } from './throttle-bench.controller';
     ThrottleBenchController,
     IdempotencyBenchController,
     QueueBenchController,
+    DbBenchController,
   ],
   providers: [...benchStorageProviders, BenchNoopProcessor],
 })

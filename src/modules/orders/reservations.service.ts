@@ -1,9 +1,11 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { CacheService } from '../../platform/cache';
+import { SqlPool } from '../../platform/database';
 import { eventNotFound } from '../events';
 import { OrderEntity } from './order.entity';
+import { ORDER_COLUMNS, type OrderRow, toOrder } from './orders.service';
 import { eventNotOnSale, soldOut } from './orders.errors';
 import { ORDERS_SETTINGS, type OrdersSettings } from './orders.settings';
 
@@ -23,6 +25,7 @@ export class ReservationsService implements OnModuleInit, OnApplicationShutdown 
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(ORDERS_SETTINGS) private readonly settings: OrdersSettings,
     private readonly cache: CacheService,
+    private readonly sql: SqlPool,
   ) {}
 
   onModuleInit(): void {
@@ -40,18 +43,19 @@ export class ReservationsService implements OnModuleInit, OnApplicationShutdown 
   /**
    * Holds `quantity` seats for the user. `requestKey` (the scoped idempotency key) makes a retry
    * whose idempotency record was lost find the order it already made.
+   *
+   * The hold is one statement (the seat UPDATE and the order INSERT in one CTE), so it is atomic
+   * without BEGIN/COMMIT round trips: a unique violation on `request_key` undoes the seat change too.
    */
   async reserve(eventId: string, userId: string, quantity: number, requestKey?: string): Promise<OrderEntity> {
     await this.expireHolds(eventId);
     try {
-      const order = await this.dataSource.transaction((manager) =>
-        this.hold(manager, eventId, userId, quantity, requestKey),
-      );
+      const order = await this.hold(eventId, userId, quantity, requestKey);
       await this.cache.invalidateTags(['events', `event:${eventId}`]);
       return order;
     } catch (error) {
       if ((error as { code?: string }).code === UNIQUE_VIOLATION && requestKey) {
-        const existing = await this.dataSource.getRepository(OrderEntity).findOneBy({ requestKey });
+        const existing = await this.findByRequestKey(requestKey);
         if (existing) return existing;
       }
       throw error;
@@ -79,45 +83,34 @@ export class ReservationsService implements OnModuleInit, OnApplicationShutdown 
     return rows.length;
   }
 
-  private async hold(
-    manager: EntityManager,
-    eventId: string,
-    userId: string,
-    quantity: number,
-    requestKey?: string,
-  ): Promise<OrderEntity> {
-    if (requestKey) {
-      const existing = await manager.findOneBy(OrderEntity, { requestKey });
-      if (existing) return existing;
-    }
-    const taken = (await manager.query(
+  private async hold(eventId: string, userId: string, quantity: number, requestKey?: string): Promise<OrderEntity> {
+    const [row] = await this.sql.query<OrderRow>(
       `WITH taken AS (
          UPDATE events SET seats_available = seats_available - $2, version = version + 1, updated_at = now()
           WHERE id = $1 AND status = 'published' AND seats_available >= $2
-         RETURNING price_cents, currency
-       ) SELECT price_cents, currency FROM taken`,
-      [eventId, quantity],
-    )) as { price_cents: number; currency: string }[];
-    if (!taken.length) {
-      const [event] = (await manager.query('SELECT status, seats_available FROM events WHERE id = $1', [eventId])) as {
-        status: string;
-        seats_available: number;
-      }[];
-      if (!event) throw eventNotFound(eventId);
-      if (event.status !== 'published') throw eventNotOnSale();
-      throw soldOut(event.seats_available);
+         RETURNING id, price_cents, currency
+       )
+       INSERT INTO orders (user_id, event_id, quantity, amount_cents, currency, status, hold_expires_at, request_key)
+       SELECT $3::uuid, id, $2::int, price_cents * $2::int, currency, 'held', $4::timestamptz, $5::varchar FROM taken
+       RETURNING ${ORDER_COLUMNS}`,
+      [eventId, quantity, userId, new Date(Date.now() + this.settings.holdMs), requestKey ?? null],
+    );
+    if (row) return toOrder(row);
+    // Nothing taken: a retry whose order exists still gets it; otherwise say why.
+    if (requestKey) {
+      const existing = await this.findByRequestKey(requestKey);
+      if (existing) return existing;
     }
-    const [{ price_cents, currency }] = taken as [{ price_cents: number; currency: string }];
-    const order = manager.create(OrderEntity, {
-      userId,
-      eventId,
-      quantity,
-      amountCents: price_cents * quantity,
-      currency,
-      status: 'held',
-      holdExpiresAt: new Date(Date.now() + this.settings.holdMs),
-      requestKey: requestKey ?? null,
-    });
-    return manager.save(order);
+    const [event] = await this.sql.query<{ status: string; seats_available: number }>(
+      'SELECT status, seats_available FROM events WHERE id = $1',
+      [eventId],
+    );
+    if (!event) throw eventNotFound(eventId);
+    if (event.status !== 'published') throw eventNotOnSale();
+    throw soldOut(event.seats_available);
+  }
+
+  private findByRequestKey(requestKey: string): Promise<OrderEntity | null> {
+    return this.dataSource.getRepository(OrderEntity).findOneBy({ requestKey });
   }
 }

@@ -8,6 +8,7 @@ import {
   type DatabaseModuleOptions,
 } from './database.module-definition';
 import { runMigrations } from './run-migrations';
+import { SqlPool } from './sql-pool';
 
 /**
  * TypeORM on PostgreSQL, or on embedded PGlite (real Postgres in WASM) when no URL is given.
@@ -19,6 +20,8 @@ export class DatabaseModule extends DatabaseConfigurableModule {
     const base = super.forRoot(options);
     return {
       ...base,
+      // Global so any module can inject SqlPool, as TypeORM's DataSource already is.
+      global: true,
       imports: [
         TypeOrmModule.forRootAsync({
           useFactory: () => ({ ...buildDataSourceOptions(options), autoLoadEntities: true }),
@@ -34,7 +37,8 @@ export class DatabaseModule extends DatabaseConfigurableModule {
           },
         }),
       ],
-      exports: [DATABASE_MODULE_OPTIONS, TypeOrmModule],
+      providers: [...(base.providers ?? []), SqlPool],
+      exports: [DATABASE_MODULE_OPTIONS, TypeOrmModule, SqlPool],
     };
   }
 }
