@@ -72,9 +72,10 @@ async function commandStats(raw: Redis): Promise<Record<'eval' | 'evalsha', numb
 }
 
 /** Connections named `name` in CLIENT LIST. */
+/** Connections named `<name>:<client>` (the owner, as in the `redis_*` metrics). */
 async function namedClients(raw: Redis, name: string): Promise<number> {
   const list = (await raw.client('LIST')) as string;
-  return list.split('\n').filter((line) => line.includes(` name=${name} `)).length;
+  return list.split('\n').filter((line) => line.includes(` name=${name}:`)).length;
 }
 
 /** RedisProcess.kill() waits forever on a process that is already dead, so never let cleanup hang on it. */
@@ -250,12 +251,14 @@ describe('RedisService on a private Redis', () => {
     });
   });
 
-  it("names its connections 'box-office' in CLIENT LIST and leaves none behind after shutdown", async () => {
+  it("names its connections 'box-office:<owner>' in CLIENT LIST and leaves none behind after shutdown", async () => {
     const redis = service({ url: proc.url, keyPrefix: uniquePrefix('clients') });
     await redis.onModuleInit();
-    const extra = [redis.createConnection(), redis.createConnection()];
+    const extra = [redis.createConnection(), redis.createConnection({}, 'cache')];
     await Promise.all(extra.map((connection) => (connection as Redis).connect()));
     expect(await namedClients(raw, 'box-office')).toBe(3);
+    const names = ((await raw.client('LIST')) as string).match(/ name=box-office:\S+/g)?.sort();
+    expect(names).toEqual([' name=box-office:cache', ' name=box-office:main', ' name=box-office:shared']);
 
     await redis.onApplicationShutdown();
     await Promise.all([redis.client, ...extra].map((connection) => ended(connection)));

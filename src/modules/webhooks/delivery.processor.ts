@@ -1,4 +1,6 @@
-import { Inject, Logger } from '@nestjs/common';
+import { Inject, Logger, Optional } from '@nestjs/common';
+import { Counter } from 'prom-client';
+import { MetricsService } from '../../platform/http';
 import { isLastAttempt, JobProcessor, WorkerHost, type QueueJob } from '../../platform/queue';
 import { DeliveriesRepository, type DeliveryTarget } from './deliveries.repository';
 import { webhookSignature } from './webhook-signature';
@@ -28,13 +30,21 @@ export interface DeliveryResult {
 @JobProcessor(WEBHOOKS_QUEUE, { concurrency: 10 })
 export class DeliveryProcessor extends WorkerHost {
   private readonly logger = new Logger('Webhooks');
+  private readonly outcomes: Counter<'outcome'>;
 
   constructor(
     private readonly deliveries: DeliveriesRepository,
     private readonly sender: WebhookSender,
     @Inject(WEBHOOKS_SETTINGS) private readonly settings: WebhooksSettings,
+    @Optional() metrics?: MetricsService,
   ) {
     super();
+    this.outcomes = new Counter({
+      name: 'webhook_deliveries_total',
+      help: 'Webhook delivery attempts that ended, by outcome (delivered, retried, dead)',
+      labelNames: ['outcome'] as const,
+      registers: metrics ? [metrics.registry] : [],
+    });
   }
 
   async process(job: QueueJob<DeliveryJobData>, _token?: string, signal?: AbortSignal): Promise<DeliveryResult> {
@@ -44,6 +54,7 @@ export class DeliveryProcessor extends WorkerHost {
     }
     if (delivery.endpoint_deleted) {
       await this.deliveries.markDead(delivery, 'the endpoint was deleted');
+      this.outcomes.labels('dead').inc();
       return { sent: false, status: 'endpoint deleted' };
     }
 
@@ -68,6 +79,7 @@ export class DeliveryProcessor extends WorkerHost {
       // BullMQ's exponential backoff waits at most this long before the next attempt.
       nextInMs: this.settings.backoffMs * 2 ** (attempt - 1),
     });
+    this.outcomes.labels(delivered ? 'delivered' : final ? 'dead' : 'retried').inc();
     if (delivered) return { sent: true, status: status as number };
     if (final) this.logger.warn(`Webhook delivery ${delivery.id} is dead after ${attempt} attempt(s): ${error}`);
     throw new Error(`webhook delivery attempt ${attempt} failed: ${error}`);

@@ -79,15 +79,18 @@ export class RedisCacheStore implements CacheStore {
     options: { commandTimeoutMs: number; subscribeTimeoutMs?: number },
   ) {
     this.channel = `${redis.prefix}cache:signals`;
-    this.conn = redis.createConnection({
-      keyPrefix: redis.prefix,
-      enableOfflineQueue: false,
-      commandTimeout: options.commandTimeoutMs,
-      maxRetriesPerRequest: 0,
-    });
+    this.conn = redis.createConnection(
+      {
+        keyPrefix: redis.prefix,
+        enableOfflineQueue: false,
+        commandTimeout: options.commandTimeoutMs,
+        maxRetriesPerRequest: 0,
+      },
+      'cache',
+    );
     // The subscriber resubscribes by hand after each reconnect, and only then says `reset`:
     // whatever was published while it was away is lost, so local copies cannot be trusted.
-    this.sub = redis.createConnection({ autoResubscribe: false, enableOfflineQueue: true });
+    this.sub = redis.createConnection({ autoResubscribe: false, enableOfflineQueue: true }, 'cache-sub');
     this.subscribeTimeoutMs = options.subscribeTimeoutMs ?? 2000;
     this.sub.on('ready', () => void this.subscribe());
     this.sub.on('close', () => (this.subscribed = false));

@@ -8,6 +8,7 @@ import {
   type DatabaseModuleOptions,
 } from './database.module-definition';
 import { runMigrations } from './run-migrations';
+import { DatabaseMetrics } from './database.metrics';
 import { SqlPool } from './sql-pool';
 
 /**
@@ -37,7 +38,7 @@ export class DatabaseModule extends DatabaseConfigurableModule {
           },
         }),
       ],
-      providers: [...(base.providers ?? []), SqlPool],
+      providers: [...(base.providers ?? []), SqlPool, DatabaseMetrics],
       exports: [DATABASE_MODULE_OPTIONS, TypeOrmModule, SqlPool],
     };
   }

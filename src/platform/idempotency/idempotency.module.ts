@@ -19,7 +19,7 @@ async function createStore(settings: IdempotencySettings, redis: RedisService): 
   }
   // Fail fast: an unusable Redis answers 503 at once instead of queueing requests whose handlers
   // must not run unprotected.
-  return new RedisIdempotencyStore(redis, await redis.openFailFastConnection(settings.commandTimeoutMs));
+  return new RedisIdempotencyStore(redis, await redis.openFailFastConnection(settings.commandTimeoutMs, 'idempotency'));
 }
 
 /**

@@ -16,7 +16,7 @@ import { RedisLockStore } from './redis-lock.store';
 
 async function createStore(settings: LockSettings, redis: RedisService): Promise<LockStore> {
   if (!redis.configured) return new MemoryLockStore({ maxKeys: settings.memoryMaxKeys });
-  return new RedisLockStore(redis, await redis.openFailFastConnection(settings.commandTimeoutMs));
+  return new RedisLockStore(redis, await redis.openFailFastConnection(settings.commandTimeoutMs, 'lock'));
 }
 
 /**

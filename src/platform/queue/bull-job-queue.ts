@@ -5,7 +5,7 @@ import type { RedisClient } from '../redis';
 import { assertJobId, isJobId, jobView, JobWatchers, withOwner } from './job-view';
 import { QueueUnavailableError } from './queue.errors';
 import type { QueueMetrics } from './queue.metrics';
-import type { EnqueueOptions, JobEvent, JobQueue, JobState, JobView } from './queue.types';
+import type { EnqueueOptions, JobCounts, JobEvent, JobQueue, JobState, JobView } from './queue.types';
 
 const parse = (value: unknown) => {
   if (typeof value !== 'string') return value;
@@ -36,6 +36,18 @@ export class BullJobQueue implements JobQueue {
 
   get name(): string {
     return this.queue.name;
+  }
+
+  /** Jobs by state, for the backlog gauge (one round trip). */
+  async counts(): Promise<JobCounts> {
+    const counts = await this.queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'failed');
+    return {
+      waiting: counts.waiting ?? 0,
+      prioritized: counts.prioritized ?? 0,
+      delayed: counts.delayed ?? 0,
+      active: counts.active ?? 0,
+      failed: counts.failed ?? 0,
+    };
   }
 
   async add(jobName: string, data: unknown, options: EnqueueOptions = {}): Promise<JobView> {

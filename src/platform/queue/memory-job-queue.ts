@@ -4,7 +4,7 @@ import { Backoffs, type KeepJobs } from 'bullmq';
 import { assertJobId, jobView, JobWatchers, withOwner } from './job-view';
 import { QueueFullError } from './queue.errors';
 import type { QueueMetrics } from './queue.metrics';
-import type { EnqueueOptions, JobEvent, JobQueue, JobState, JobView, QueueJob } from './queue.types';
+import type { EnqueueOptions, JobCounts, JobEvent, JobQueue, JobState, JobView, QueueJob } from './queue.types';
 
 /** What runs a job: the processor's `process(job, token, signal)`. */
 export type ProcessJob = (job: QueueJob, token: undefined, signal: AbortSignal) => Promise<unknown>;
@@ -90,6 +90,13 @@ export class MemoryJobQueue implements JobQueue {
     private readonly maxJobs: number,
     private readonly metrics?: QueueMetrics,
   ) {}
+
+  /** Jobs by state, for the backlog gauge. */
+  async counts(): Promise<JobCounts> {
+    const counts: JobCounts = { waiting: 0, prioritized: 0, delayed: 0, active: 0, failed: 0 };
+    for (const { state } of this.jobs.values()) if (state in counts) counts[state as keyof JobCounts]++;
+    return counts;
+  }
 
   /** Starts running jobs with a processor (workers enabled); until then jobs wait. */
   attach(run: ProcessJob, concurrency: number): void {

@@ -62,7 +62,9 @@ export class QueueDriver
     private readonly reflector: Reflector,
     private readonly registrar: BullRegistrar,
     private readonly metrics: QueueMetrics,
-  ) {}
+  ) {
+    metrics.countQueues(() => [...this.queues.values()]);
+  }
 
   get kind(): QueueDriverKind {
     return this.redis.configured ? 'bullmq' : 'memory';
@@ -89,7 +91,7 @@ export class QueueDriver
           (lastEventId) =>
             this.quietly(
               new QueueEvents(name, {
-                connection: this.redis.createConnection({ maxRetriesPerRequest: null }),
+                connection: this.redis.createConnection({ maxRetriesPerRequest: null }, 'queue-events'),
                 prefix: bullPrefix(this.redis.prefix),
                 lastEventId,
               }),
@@ -224,11 +226,10 @@ export class QueueDriver
   }
 
   private producerConnection(): RedisClient {
-    this.producer ??= this.redis.createConnection({
-      enableOfflineQueue: false,
-      commandTimeout: this.settings.commandTimeoutMs,
-      maxRetriesPerRequest: 0,
-    });
+    this.producer ??= this.redis.createConnection(
+      { enableOfflineQueue: false, commandTimeout: this.settings.commandTimeoutMs, maxRetriesPerRequest: 0 },
+      'queue',
+    );
     return this.producer;
   }
 

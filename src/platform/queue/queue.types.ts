@@ -99,6 +99,9 @@ export interface JobQueue<Data = unknown> {
   watch(jobId: string, listener: (event: JobEvent) => void): Promise<() => void>;
 }
 
+/** Jobs of a queue by state, for the backlog gauge. */
+export type JobCounts = Record<'waiting' | 'prioritized' | 'delayed' | 'active' | 'failed', number>;
+
 /** Which engine runs the queues. */
 export type QueueDriverKind = 'bullmq' | 'memory';
 

@@ -42,11 +42,14 @@ export class RedisSubscription {
   ) {
     this.heartbeatMs = options.heartbeatMs ?? 250;
     this.timeoutMs = options.timeoutMs ?? 2000;
-    this.connection = redis.createConnection({
-      autoResubscribe: false,
-      enableOfflineQueue: true,
-      connectionName: `${redis.connectionName}:sub:${options.channel}`,
-    });
+    this.connection = redis.createConnection(
+      {
+        autoResubscribe: false,
+        enableOfflineQueue: true,
+        connectionName: `${redis.connectionName}:sub:${options.channel}`,
+      },
+      'subscriber',
+    );
     this.connection.on('ready', () => void this.subscribe());
     this.connection.on('close', () => this.lost());
     this.connection.on('message', (channel: string, message: string) => {

@@ -1,11 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { RedisOptions } from 'ioredis';
 import { createRedisConnection, isRedisConfigured, type RedisClient } from './redis-connection.factory';
 import { REDIS_MODULE_OPTIONS, type RedisModuleOptions } from './redis.module-definition';
 import { RedisUnavailableError, type RedisState } from './redis-state';
+import { RedisMetrics } from './redis.metrics';
+// The metrics service directly, not the http barrel (which reaches the session module, a Redis user).
+import { MetricsService } from '../http/metrics.service';
 
 /** A Lua script registered once per connection and then called by SHA (ioredis falls back to EVAL on NOSCRIPT). */
 export interface RedisScript {
@@ -37,16 +40,24 @@ export class RedisService extends EventEmitter<RedisStateEvents> implements OnMo
   private current: RedisState;
   private lastError?: Error;
   private closed = false;
+  private readonly metrics?: RedisMetrics;
 
-  constructor(@Inject(REDIS_MODULE_OPTIONS) private readonly options: RedisModuleOptions) {
+  constructor(
+    @Inject(REDIS_MODULE_OPTIONS) private readonly options: RedisModuleOptions,
+    @Optional() metrics?: MetricsService,
+  ) {
     super();
+    if (metrics) this.metrics = new RedisMetrics(metrics.registry, () => this.current);
     this.primary = isRedisConfigured(options)
-      ? this.createConnection({
-          keyPrefix: this.prefix,
-          enableOfflineQueue: false,
-          commandTimeout: options.commandTimeoutMs ?? 250,
-          maxRetriesPerRequest: 0,
-        })
+      ? this.createConnection(
+          {
+            keyPrefix: this.prefix,
+            enableOfflineQueue: false,
+            commandTimeout: options.commandTimeoutMs ?? 250,
+            maxRetriesPerRequest: 0,
+          },
+          'main',
+        )
       : null;
     this.current = this.primary ? 'connecting' : 'not_configured';
     if (this.primary) this.track(this.primary);
@@ -93,11 +104,16 @@ export class RedisService extends EventEmitter<RedisStateEvents> implements OnMo
 
   /**
    * Opens another connection with the same address and credentials (a subscriber, a queue
-   * connection). It is closed with the module; callers may close it earlier.
+   * connection). It is closed with the module; callers may close it earlier. `client` names its
+   * owner in the `redis_*` metrics (and in CLIENT LIST unless `overrides` names the connection).
    */
-  createConnection(overrides: RedisOptions = {}): RedisClient {
+  createConnection(overrides: RedisOptions = {}, client = 'shared'): RedisClient {
     if (!isRedisConfigured(this.options)) throw new RedisUnavailableError('not_configured');
-    const connection = createRedisConnection(this.options, overrides);
+    const connection = createRedisConnection(this.options, {
+      connectionName: `${this.connectionName}:${client}`,
+      ...overrides,
+    });
+    this.metrics?.instrument(connection, client);
     connection.on('error', () => undefined); // state listeners report errors; an unhandled 'error' would crash
     this.connections.add(connection);
     connection.once('end', () => this.connections.delete(connection));
@@ -113,11 +129,11 @@ export class RedisService extends EventEmitter<RedisStateEvents> implements OnMo
   namedConnection(name: string, overrides: RedisOptions = {}): RedisClient {
     const known = this.named.get(name);
     if (known) return known.connection;
-    const connection = this.createConnection(overrides);
+    const connection = this.createConnection(overrides, name);
     const family = new Set<RedisClient>([connection]);
     if (!('nodes' in connection)) {
       connection.duplicate = ((more?: RedisOptions) => {
-        const copy = this.createConnection({ ...overrides, ...more });
+        const copy = this.createConnection({ ...overrides, ...more }, name);
         family.add(copy);
         return copy;
       }) as typeof connection.duplicate;
@@ -148,13 +164,16 @@ export class RedisService extends EventEmitter<RedisStateEvents> implements OnMo
    * instead of requests queueing behind it. Resolves once it is ready, or after the connect
    * timeout (until ready, every command on it fails at once).
    */
-  async openFailFastConnection(commandTimeoutMs: number): Promise<RedisClient> {
-    const connection = this.createConnection({
-      keyPrefix: this.prefix,
-      enableOfflineQueue: false,
-      commandTimeout: commandTimeoutMs,
-      maxRetriesPerRequest: 0,
-    });
+  async openFailFastConnection(commandTimeoutMs: number, client = 'shared'): Promise<RedisClient> {
+    const connection = this.createConnection(
+      {
+        keyPrefix: this.prefix,
+        enableOfflineQueue: false,
+        commandTimeout: commandTimeoutMs,
+        maxRetriesPerRequest: 0,
+      },
+      client,
+    );
     void connection.connect().catch(() => undefined);
     const deadline = Date.now() + this.connectTimeoutMs;
     while (connection.status !== 'ready' && Date.now() < deadline) await sleep(10);

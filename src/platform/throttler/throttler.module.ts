@@ -29,7 +29,7 @@ async function createStore(
   metrics: ThrottlerMetrics,
 ): Promise<ThrottleStore> {
   if (!redis.configured) return new MemoryThrottleStore({ maxKeys: settings.memoryMaxKeys });
-  const connection = await redis.openFailFastConnection(settings.commandTimeoutMs);
+  const connection = await redis.openFailFastConnection(settings.commandTimeoutMs, 'throttler');
   const shared = new RedisThrottleStore(redis, connection);
   return new FailoverThrottleStore(
     settings.leaseMinLimit > 0
