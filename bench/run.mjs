@@ -82,7 +82,13 @@ async function pickTool(cfg) {
 }
 
 // PORT and HOST make up the base URL the harness talks to, so a variant must not move them.
-function checkVariant(name, { env = {} } = {}) {
+function checkVariant(name, { env = {}, entry, ready } = {}) {
+  if (entry !== undefined && (typeof entry !== 'string' || !entry.endsWith('.js'))) {
+    throw new Error(`servers["${name}"].entry must be the path of a built .js file`);
+  }
+  if (ready !== undefined && (typeof ready !== 'string' || !ready.startsWith('/'))) {
+    throw new Error(`servers["${name}"].ready must be a path starting with /`);
+  }
   for (const [k, v] of Object.entries(env)) {
     if (k === 'PORT' || k === 'HOST') throw new Error(`servers["${name}"].env cannot set ${k}`);
     if (typeof v !== 'string') throw new Error(`servers["${name}"].env.${k} must be a string`);
@@ -177,7 +183,7 @@ async function onServer(inst, fn) {
  * it. Callers start servers one after the other: freePort() releases the port it found, so
  * it could hand the same port out twice while an earlier server is still booting.
  */
-async function launch(cfg, variant, extraEnv = {}) {
+async function launch(cfg, variant, extraEnv = {}, { entry, ready = '/health/ready' } = {}) {
   const port = await freePort();
   const inst = {
     variant,
@@ -197,10 +203,14 @@ async function launch(cfg, variant, extraEnv = {}) {
     ...extraEnv,
   };
   const extra = Object.entries(extraEnv).map(([k, v]) => ` ${k}=${v}`);
-  progress(`starting ${inst.label}: ${cfg.serverCmd || 'node dist/src/main.js'} on ${inst.baseUrl}${extra.join('')}`);
-  inst.server = startServer({ cmd: cfg.serverCmd, cwd: repoRoot, env });
+  // A peer app (its own `entry`) is started as it is; BENCH_SERVER_CMD replaces our app only.
+  const cmd = entry ? undefined : cfg.serverCmd;
+  progress(
+    `starting ${inst.label}: ${cmd || `node ${entry ?? 'dist/src/main.js'}`} on ${inst.baseUrl}${extra.join('')}`,
+  );
+  inst.server = startServer({ cmd, entry, cwd: repoRoot, env });
   try {
-    await waitReady(`${inst.baseUrl}/health/ready`, inst.server, READY_TIMEOUT_MS);
+    await waitReady(`${inst.baseUrl}${ready}`, inst.server, READY_TIMEOUT_MS);
   } catch (err) {
     err.message = `${inst.label}: ${err.message}`; // with variants, "server exited" is ambiguous
     throw blame(err, inst);
@@ -215,7 +225,11 @@ function variantsMeta(selected) {
   return Object.fromEntries(
     variantsUsed(selected).map((name) => [
       name,
-      { env: variantEnv(name), scenarios: selected.filter((s) => s.server === name).map((s) => s.name) },
+      {
+        env: variantEnv(name),
+        entry: serverVariants[name].entry,
+        scenarios: selected.filter((s) => s.server === name).map((s) => s.name),
+      },
     ]),
   );
 }
@@ -264,7 +278,7 @@ async function main() {
   // Every server is up before the first setup and stays up for the whole run: an idle
   // server costs no CPU, and restarting one per scenario would redo its seeding each round.
   await launch(cfg, null);
-  for (const name of variantsUsed(selected)) await launch(cfg, name, variantEnv(name));
+  for (const name of variantsUsed(selected)) await launch(cfg, name, variantEnv(name), serverVariants[name]);
 
   const plans = [];
   for (const s of http) {

@@ -38,14 +38,15 @@ function lineTail() {
 }
 
 /**
- * cmd: when set (BENCH_SERVER_CMD), run through a shell; otherwise `node dist/src/main.js`.
+ * cmd: when set (BENCH_SERVER_CMD), run through a shell; otherwise `node <entry>`, by default
+ * `node dist/src/main.js` (a peer app names its own built entry).
  * The child gets its own process group (detached) so that Ctrl-C in the terminal reaches
  * only us, and so stop() can signal the whole group (a shell wrapper and its children).
  */
-export function startServer({ cmd, cwd, env }) {
+export function startServer({ cmd, entry = 'dist/src/main.js', cwd, env }) {
   const child = cmd
     ? spawn(cmd, { cwd, env, shell: true, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(process.execPath, ['dist/src/main.js'], {
+    : spawn(process.execPath, [entry], {
         cwd,
         env,
         detached: true,

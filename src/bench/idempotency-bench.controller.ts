@@ -4,6 +4,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import { ProblemException } from '../platform/http';
 import { Idempotent } from '../platform/idempotency';
 import { Lock, LockService, WithLock, type LockHandle } from '../platform/lock';
+import { RedisService, type RedisClient, type RedisScriptCall } from '../platform/redis';
 import { Public } from '../platform/session';
 import { SkipThrottle } from '../platform/throttler';
 
@@ -17,8 +18,12 @@ import { SkipThrottle } from '../platform/throttler';
 @Controller('__bench')
 export class IdempotencyBenchController {
   private runs = 0;
+  private raw?: { connection: RedisClient; release: RedisScriptCall<number> };
 
-  constructor(private readonly locks: LockService) {}
+  constructor(
+    private readonly locks: LockService,
+    private readonly redis: RedisService,
+  ) {}
 
   /** An idempotent POST that answers at once: after the first call, every call with its key is a replay. */
   @Post('idempotent/echo')
@@ -78,9 +83,37 @@ export class IdempotencyBenchController {
     return this.locks.withLock(`bench:each:${request.id}`, async (lock) => ({ ok: true, token: lock.token }));
   }
 
+  /**
+   * The limit of an uncontended locked POST: the two round trips a lock needs (SET NX PX to take
+   * it, a compare-and-delete script to give it back) on a raw connection, with no lock module.
+   */
+  @Post('locked-limit')
+  @HttpCode(200)
+  async lockedLimit(@Req() request: { id: string }) {
+    this.raw ??= this.openRaw();
+    const key = `bench:limit:${request.id}`;
+    const token = request.id;
+    if ((await this.raw.connection.set(key, token, 'PX', 30_000, 'NX')) !== 'OK') throw new HttpException('held', 409);
+    await this.raw.release([key], [token]);
+    return { ok: true, token };
+  }
+
   /** Executions so far (all routes above). */
   @Get('idempotent/runs')
   count() {
     return { runs: this.runs };
+  }
+
+  private openRaw() {
+    const connection = this.redis.createConnection({ keyPrefix: this.redis.prefix, enableOfflineQueue: true }, 'bench');
+    const release = this.redis.defineScript<number>(
+      {
+        name: 'boBenchRelease',
+        lua: "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+        numberOfKeys: 1,
+      },
+      connection,
+    );
+    return { connection, release };
   }
 }
