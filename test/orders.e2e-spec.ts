@@ -46,6 +46,9 @@ describe('orders: reservations and payments', () => {
       ...db.env,
       REDIS_KEY_PREFIX: uniquePrefix('orders'),
       IDEMPOTENCY_COMMAND_TIMEOUT_MS: '2000',
+      // The session store's connection: one 250 ms timeout under a loaded CI machine opens its
+      // breaker (503s); these tests are about orders, not about a slow Redis.
+      REDIS_COMMAND_TIMEOUT_MS: '2000',
       CACHE_COMMAND_TIMEOUT_MS: '1000',
       LOCK_COMMAND_TIMEOUT_MS: '1000',
       ...env,
