@@ -10,6 +10,7 @@ import { Controller, Get, Module, Param, UseInterceptors } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import KeyvRedis from '@keyv/redis';
+import { peerEvent } from './peer-event';
 
 @Controller()
 class PeerController {
@@ -17,17 +18,7 @@ class PeerController {
   @Get('events/:id')
   @UseInterceptors(CacheInterceptor)
   event(@Param('id') id: string) {
-    return {
-      id,
-      title: 'Peer event',
-      venue: 'Hall',
-      startsAt: new Date(Date.now() + 86_400_000).toISOString(),
-      capacity: 100,
-      seatsAvailable: 100,
-      priceCents: 2500,
-      currency: 'EUR',
-      status: 'published',
-    };
+    return peerEvent(id);
   }
 
   @Get('ready')

@@ -8,6 +8,7 @@ import { Controller, Get, Module, type OnApplicationShutdown } from '@nestjs/com
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Redis } from 'ioredis';
+import { peerEvent } from './peer-event';
 
 const DOC_KEY = `${process.env.REDIS_KEY_PREFIX ?? 'bench:'}peer:doc`;
 const redis = new Redis(process.env.REDIS_URL || 'redis://127.0.0.1:6379', { lazyConnect: true });
@@ -40,18 +41,8 @@ class EmptyModule {}
 
 async function main() {
   await redis.connect();
-  // The same shape as an event document of the real app.
-  const doc = {
-    id: '00000000-0000-4000-8000-000000000000',
-    title: 'Peer event',
-    venue: 'Hall',
-    startsAt: new Date(Date.now() + 86_400_000).toISOString(),
-    capacity: 100,
-    seatsAvailable: 100,
-    priceCents: 2500,
-    currency: 'EUR',
-    status: 'published',
-  };
+  const doc = peerEvent('00000000-0000-4000-8000-000000000000');
+
   await redis.set(DOC_KEY, JSON.stringify(doc), 'EX', 3600);
   const app = await NestFactory.create<NestFastifyApplication>(EmptyModule, new FastifyAdapter(), { logger: false });
   app.enableShutdownHooks();

@@ -5,7 +5,8 @@ import type { CreateEventDto } from './dto/create-event.dto';
 import type { ListEventsQuery } from './dto/list-events.query';
 import type { UpdateEventDto } from './dto/update-event.dto';
 import { EventEntity } from './event.entity';
-import { SqlPool } from '../../platform/database';
+import { SqlPool, toDate } from '../../platform/database';
+import { EVENT_COLUMNS } from './events.sql';
 import type { SessionUser } from '../../platform/session';
 import { capacityBelowSold, eventNotFound, invalidDateRange, notEventOwner } from './events.errors';
 
@@ -72,10 +73,6 @@ export class EventsService {
   }
 }
 
-/** The events table's columns as the hot reads select them. */
-const EVENT_COLUMNS =
-  'id, title, venue, starts_at, capacity, seats_available, price_cents, currency, organizer_id, status, version, created_at, updated_at';
-
 interface EventRow {
   id: string;
   title: string;
@@ -91,8 +88,6 @@ interface EventRow {
   created_at: Date | string;
   updated_at: Date | string;
 }
-
-const toDate = (value: Date | string): Date => (value instanceof Date ? value : new Date(value));
 
 function toEvent(row: EventRow): EventEntity {
   const event = new EventEntity();

@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { SqlPool } from '../../platform/database';
+import { SqlPool, toDate } from '../../platform/database';
 import type { SessionUser } from '../../platform/session';
 import type { ListOrdersQuery } from './dto/list-orders.query';
 import { OrderEntity } from './order.entity';
 import { orderNotFound } from './orders.errors';
+import { USER_ORDERS_SQL } from './orders.sql';
 
 /** Reading orders: a customer sees their own; an admin sees any. */
 @Injectable()
@@ -24,11 +25,11 @@ export class OrdersService {
 
   /** Hot read: raw SQL with a typed mapper, and the total from a window function (one round trip). */
   async list(userId: string, query: ListOrdersQuery): Promise<{ items: OrderEntity[]; total: number }> {
-    const rows = await this.sql.query<OrderRow & { total: string | number }>(
-      `SELECT ${ORDER_COLUMNS}, count(*) OVER () AS total FROM orders WHERE user_id = $1` +
-        ' ORDER BY created_at DESC, id ASC LIMIT $2 OFFSET $3',
-      [userId, query.limit, query.offset],
-    );
+    const rows = await this.sql.query<OrderRow & { total: string | number }>(USER_ORDERS_SQL, [
+      userId,
+      query.limit,
+      query.offset,
+    ]);
     if (rows.length === 0 && query.offset > 0) {
       // Past the end the window has no rows to count on: ask for the total alone.
       const [row] = await this.sql.query<{ total: string | number }>(
@@ -40,11 +41,6 @@ export class OrdersService {
     return { items: rows.map(toOrder), total: rows.length ? Number(rows[0]!.total) : 0 };
   }
 }
-
-/** The orders table's columns as the hot reads select them. */
-export const ORDER_COLUMNS =
-  'id, user_id, event_id, quantity, amount_cents, currency, status, hold_expires_at, request_key, payment_id,' +
-  ' fence_token, paid_at, created_at, updated_at';
 
 export interface OrderRow {
   id: string;
@@ -62,8 +58,6 @@ export interface OrderRow {
   created_at: Date | string;
   updated_at: Date | string;
 }
-
-const toDate = (value: Date | string): Date => (value instanceof Date ? value : new Date(value));
 
 export function toOrder(row: OrderRow): OrderEntity {
   const order = new OrderEntity();

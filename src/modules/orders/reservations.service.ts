@@ -5,7 +5,8 @@ import { CacheService } from '../../platform/cache';
 import { SqlPool } from '../../platform/database';
 import { eventNotFound } from '../events';
 import { OrderEntity } from './order.entity';
-import { ORDER_COLUMNS, type OrderRow, toOrder } from './orders.service';
+import { type OrderRow, toOrder } from './orders.service';
+import { expireHoldsSql, HOLD_SQL } from './orders.sql';
 import { eventNotOnSale, soldOut } from './orders.errors';
 import { ORDERS_SETTINGS, type OrdersSettings } from './orders.settings';
 
@@ -64,37 +65,19 @@ export class ReservationsService implements OnModuleInit, OnApplicationShutdown 
 
   /** Returns the seats of expired holds (of one event, or all). Safe to run anywhere, any number of times at once. */
   async expireHolds(eventId?: string): Promise<number> {
-    const rows = (await this.dataSource.query(
-      `WITH expired AS (
-         UPDATE orders SET status = 'expired', updated_at = now()
-          WHERE status = 'held' AND hold_expires_at <= now() ${eventId ? 'AND event_id = $1' : ''}
-         RETURNING event_id, quantity
-       ), returned AS (
-         SELECT event_id, sum(quantity)::int AS seats FROM expired GROUP BY event_id
-       ), updated AS (
-         UPDATE events e SET seats_available = e.seats_available + r.seats, version = e.version + 1, updated_at = now()
-           FROM returned r WHERE e.id = r.event_id
-         RETURNING e.id
-       )
-       SELECT id FROM updated`,
-      eventId ? [eventId] : [],
-    )) as { id: string }[];
+    const rows = await this.sql.query<{ id: string }>(expireHoldsSql(Boolean(eventId)), eventId ? [eventId] : []);
     if (rows.length) await this.cache.invalidateTags(['events', ...rows.map((r) => `event:${r.id}`)]);
     return rows.length;
   }
 
   private async hold(eventId: string, userId: string, quantity: number, requestKey?: string): Promise<OrderEntity> {
-    const [row] = await this.sql.query<OrderRow>(
-      `WITH taken AS (
-         UPDATE events SET seats_available = seats_available - $2, version = version + 1, updated_at = now()
-          WHERE id = $1 AND status = 'published' AND seats_available >= $2
-         RETURNING id, price_cents, currency
-       )
-       INSERT INTO orders (user_id, event_id, quantity, amount_cents, currency, status, hold_expires_at, request_key)
-       SELECT $3::uuid, id, $2::int, price_cents * $2::int, currency, 'held', $4::timestamptz, $5::varchar FROM taken
-       RETURNING ${ORDER_COLUMNS}`,
-      [eventId, quantity, userId, new Date(Date.now() + this.settings.holdMs), requestKey ?? null],
-    );
+    const [row] = await this.sql.query<OrderRow>(HOLD_SQL, [
+      eventId,
+      quantity,
+      userId,
+      new Date(Date.now() + this.settings.holdMs),
+      requestKey ?? null,
+    ]);
     if (row) return toOrder(row);
     // Nothing taken: a retry whose order exists still gets it; otherwise say why.
     if (requestKey) {

@@ -3,4 +3,4 @@ export { type DatabaseModuleOptions, DATABASE_MODULE_OPTIONS } from './database.
 export { buildDataSourceOptions } from './data-source-options';
 export { runMigrations } from './run-migrations';
 export { DATABASE_UNAVAILABLE, isDatabaseUnavailableError } from './database-errors';
-export { SqlPool } from './sql-pool';
+export { SqlPool, toDate } from './sql-pool';

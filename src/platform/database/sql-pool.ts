@@ -31,6 +31,9 @@ export class SqlPool {
   }
 }
 
+/** A timestamp column as a Date: pg gives Dates, PGlite may give strings. */
+export const toDate = (value: Date | string): Date => (value instanceof Date ? value : new Date(value));
+
 function isPgPool(candidate: unknown): candidate is PgPoolLike {
   if (!candidate || typeof candidate !== 'object') return false;
   const c = candidate as { query?: unknown; totalCount?: unknown };
