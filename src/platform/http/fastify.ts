@@ -3,6 +3,7 @@ import { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { clientErrorHandler, frameworkErrorHandler, type SecurityHookHolder } from './framework-errors';
 import { REQUEST_ID_HEADER, requestIdOf } from './request-id';
+import { securityHeadersOf } from './security-headers';
 
 export interface FastifyAdapterOptions {
   /** The app's pino instance; Fastify binds the request id to the logger of each request. */
@@ -37,10 +38,16 @@ const tooDeep = () =>
  * throughput.
  */
 export function createFastifyAdapter(options: FastifyAdapterOptions): FastifyAdapter {
-  // The handlers run long after construction, when the security hook has been registered.
+  // The handlers run long after construction, when the security headers and Nest's security
+  // hook (the CSRF check) have been registered.
   const hooks: SecurityHookHolder = {
     get securityHook() {
-      return (adapter as unknown as SecurityHookHolder).securityHook;
+      const nest = (adapter as unknown as SecurityHookHolder).securityHook;
+      const fixed = securityHeadersOf(fastify);
+      return (request: unknown, response: Parameters<NonNullable<SecurityHookHolder['securityHook']>>[1]) => {
+        for (const [name, value] of fixed) response.setHeader(name, value);
+        return nest?.(request, response);
+      };
     },
   };
   const adapter: FastifyAdapter = new FastifyAdapter({

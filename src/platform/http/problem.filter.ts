@@ -9,6 +9,7 @@ import {
   type ProblemDetails,
 } from './problem';
 import { REQUEST_ID_HEADER } from './request-id';
+import { securityHeadersOf } from './security-headers';
 
 interface RequestLike {
   id?: string;
@@ -42,8 +43,10 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     if (rendered.status >= 500) {
       this.logger.error({ err: error, requestId: http.getRequest<RequestLike>().id }, problemDetail(rendered));
     }
-    // A request refused by a hook that runs before the one echoing the id (the CSRF check) has no
-    // X-Request-Id yet.
+    // A request refused by a hook that runs before the ones echoing the id and writing the
+    // security headers (Nest's CSRF check) has neither yet.
+    for (const [name, value] of securityHeadersOf(adapter.getInstance<object>()))
+      adapter.setHeader(response, name, value);
     const id = http.getRequest<RequestLike>().id;
     if (id) adapter.setHeader(response, REQUEST_ID_HEADER, id);
     for (const [name, value] of Object.entries(rendered.headers)) adapter.setHeader(response, name, value);
