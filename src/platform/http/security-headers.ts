@@ -57,7 +57,7 @@ export function securityHeadersOf(fastify: object): readonly (readonly [string, 
  * `useSecurityHeaders` resolver (same options, same validation) and written with one
  * `reply.headers()` in a Fastify hook: Nest's hook sets each header on the raw response, which
  * sends Node's `writeHead` down its slow merging path and cost a quarter of a bare route's
- * throughput here (bench/README, "fixed cost"). On any other adapter Nest's hook does it.
+ * throughput here (docs/benchmarks.md, "Fixed cost"). On any other adapter Nest's hook does it.
  */
 export function useApiSecurityHeaders(
   app: INestApplication,
